@@ -1,0 +1,84 @@
+"""lamina: deep learning from first principles on NumPy, with PyTorch's names and semantics."""
+
+from lamina import autograd, random
+from lamina.factories import (
+    arange,
+    as_tensor,
+    empty,
+    eye,
+    from_numpy,
+    full,
+    full_like,
+    linspace,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randint,
+    randn,
+    randn_like,
+    randperm,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from lamina.ops.arithmetic import where
+from lamina.ops.linalg import matmul
+from lamina.ops.shape import cat, chunk, split, stack
+from lamina.random import Generator, get_rng_state, manual_seed, seed, set_rng_state
+from lamina.tensor import (
+    Tensor,
+    enable_grad,
+    float16,
+    float32,
+    float64,
+    int32,
+    int64,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
+from lamina.tensor import bool_ as bool  # noqa: A001  (lamina.bool, as torch.bool)
+
+__version__ = "0.1.0"
+float = float32  # noqa: A001
+double = float64
+long = int64
+
+
+def _tensor_fn(name):
+    def fn(x, *args, **kwargs):
+        return getattr(x, name)(*args, **kwargs)
+
+    fn.__name__ = name
+    fn.__doc__ = f"lamina.{name}(x, ...) is x.{name}(...)"
+    return fn
+
+
+for _name in ("exp log log1p sqrt abs sin cos tanh sigmoid relu clamp clip sum mean var std max min amax amin "
+              "logsumexp prod argmax argmin reshape flatten transpose permute squeeze unsqueeze softmax "
+              "log_softmax maximum minimum norm isnan isfinite square sign").split():
+    globals()[_name] = _tensor_fn(_name)
+del _name
+
+# Subpackages and the training API load on first use, so `import lamina` stays light.
+_LAZY_MODULES = {"nn", "optim", "data", "datasets", "metrics", "callbacks", "plot", "training", "serialization",
+                 "cli"}
+_LAZY_ATTRS = {
+    "save": "serialization", "load": "serialization", "save_checkpoint": "serialization",
+    "load_checkpoint": "serialization",
+    "fit": "training", "evaluate": "training", "predict": "training", "History": "training",
+}
+
+
+def __getattr__(name):
+    import importlib
+
+    if name in _LAZY_MODULES:
+        return importlib.import_module(f"lamina.{name}")
+    if name in _LAZY_ATTRS:
+        return getattr(importlib.import_module(f"lamina.{_LAZY_ATTRS[name]}"), name)
+    raise AttributeError(f"module 'lamina' has no attribute {name!r}")
+
+
+__all__ = [n for n in dir() if not n.startswith("_")] + sorted(_LAZY_MODULES | set(_LAZY_ATTRS))

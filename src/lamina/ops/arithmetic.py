@@ -1,0 +1,163 @@
+"""Element-wise arithmetic with NumPy broadcasting (the engine sums gradients back to each input's shape)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lamina.tensor import Function, Tensor
+
+
+class Add(Function):
+    """d(a + b)/da = 1, d(a + b)/db = 1"""
+
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, g):
+        return g, g
+
+
+class Sub(Function):
+    """d(a − b)/da = 1, d(a − b)/db = −1"""
+
+    def forward(self, a, b):
+        return a - b
+
+    def backward(self, g):
+        return g, (-g if self.needs[1] else None)
+
+
+class Mul(Function):
+    """d(a·b)/da = b, d(a·b)/db = a"""
+
+    def forward(self, a, b):
+        self.save(a, b)
+        return a * b
+
+    def backward(self, g):
+        a, b = self.saved
+        return (g * b if self.needs[0] else None), (g * a if self.needs[1] else None)
+
+
+class Div(Function):
+    """d(a/b)/da = 1/b, d(a/b)/db = −a/b²"""
+
+    def forward(self, a, b):
+        self.save(a, b)
+        return np.true_divide(a, b)
+
+    def backward(self, g):
+        a, b = self.saved
+        ga = g / b if self.needs[0] else None
+        gb = -g * a / (b * b) if self.needs[1] else None
+        return ga, gb
+
+
+class Neg(Function):
+    """d(−a)/da = −1"""
+
+    def forward(self, a):
+        return -a
+
+    def backward(self, g):
+        return -g
+
+
+class PowScalar(Function):
+    """d(aⁿ)/da = n·aⁿ⁻¹ for a constant exponent n"""
+
+    def forward(self, a, n):
+        self.save(a)
+        self.n = n
+        if isinstance(n, int) and n < 0 and a.dtype.kind in "iu":
+            a = a.astype(np.float32)  # ints to a negative power are fractions
+        return a**n
+
+    def backward(self, g):
+        (a,) = self.saved
+        n = self.n
+        if n == 2:
+            return g * (2 * a)
+        return g * (n * a ** (n - 1))
+
+
+class Pow(Function):
+    """d(aᵇ)/da = b·aᵇ⁻¹, d(aᵇ)/db = aᵇ·ln a"""
+
+    def forward(self, a, b):
+        out = np.power(a, b)
+        self.save(a, b, out)
+        return out
+
+    def backward(self, g):
+        a, b, out = self.saved
+        ga = g * b * np.power(a, b - 1) if self.needs[0] else None
+        gb = None
+        if self.needs[1]:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                gb = g * out * np.where(a > 0, np.log(np.where(a > 0, a, 1)), 0)
+        return ga, gb
+
+
+def pow(a, b):
+    """a ** b: a constant exponent takes the cheaper PowScalar path."""
+    if isinstance(b, (int, float)) and isinstance(a, Tensor):
+        return PowScalar.apply(a, b)
+    if not isinstance(a, Tensor):
+        a = Tensor._make(np.asarray(a, dtype=b.dtype), False, None)
+    return Pow.apply(a, b)
+
+
+class Maximum(Function):
+    """d max(a, b)/da = 1 where a > b, ½ where a = b (as PyTorch), else 0"""
+
+    def forward(self, a, b):
+        self.save(a, b)
+        return np.maximum(a, b)
+
+    def backward(self, g):
+        a, b = self.saved
+        share = (a > b) + 0.5 * (a == b)
+        ga = g * share.astype(g.dtype) if self.needs[0] else None
+        gb = g * (1 - share).astype(g.dtype) if self.needs[1] else None
+        return ga, gb
+
+
+class Minimum(Function):
+    """d min(a, b)/da = 1 where a < b, ½ where a = b (as PyTorch), else 0"""
+
+    def forward(self, a, b):
+        self.save(a, b)
+        return np.minimum(a, b)
+
+    def backward(self, g):
+        a, b = self.saved
+        share = (a < b) + 0.5 * (a == b)
+        ga = g * share.astype(g.dtype) if self.needs[0] else None
+        gb = g * (1 - share).astype(g.dtype) if self.needs[1] else None
+        return ga, gb
+
+
+class Where(Function):
+    """where(c, a, b): the gradient flows to a where c holds, to b elsewhere"""
+
+    def forward(self, cond, a, b):
+        self.save(cond)
+        return np.where(cond, a, b)
+
+    def backward(self, g):
+        (cond,) = self.saved
+        zero = np.zeros((), dtype=g.dtype)
+        ga = np.where(cond, g, zero) if self.needs[1] else None
+        gb = np.where(cond, zero, g) if self.needs[2] else None
+        return None, ga, gb
+
+
+def where(condition, a, b):
+    """Elements of a where condition is true, else of b (both differentiable)."""
+    cond = condition.array if isinstance(condition, Tensor) else np.asarray(condition)
+    if cond.dtype != np.bool_:
+        cond = cond.astype(bool)
+    dtype = next((x.dtype for x in (a, b) if isinstance(x, Tensor) and x.dtype.kind == "f"), None)
+    a, b = (x if isinstance(x, Tensor) else np.asarray(x, dtype=dtype) for x in (a, b))
+    return Where.apply(cond, a, b)

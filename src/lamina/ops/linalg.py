@@ -1,0 +1,88 @@
+"""Matrix products: matmul (batched, with broadcasting) and the fused linear layer x·Wᵀ + b."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lamina.tensor import Function, Tensor
+
+
+class MatMul(Function):
+    """d(A·B)/dA = G·Bᵀ, d(A·B)/dB = Aᵀ·G (batch dims summed back by the engine)"""
+
+    def forward(self, a, b):
+        self.save(a, b)
+        return np.matmul(a, b)
+
+    def backward(self, g):
+        a, b = self.saved
+        ga = gb = None
+        if self.needs[0]:
+            ga = np.matmul(g, np.swapaxes(b, -1, -2))
+        if self.needs[1]:
+            gb = np.matmul(np.swapaxes(a, -1, -2), g)
+        return ga, gb
+
+
+def matmul(a, b) -> Tensor:
+    """a @ b with PyTorch's rules for 1-D operands; shape errors name both shapes."""
+    a = a if isinstance(a, Tensor) else Tensor(a)
+    b = b if isinstance(b, Tensor) else Tensor(b)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError(f"matmul: both arguments need at least 1 dimension, got shapes {a.shape} and {b.shape}")
+    k_a = a.shape[-1]
+    k_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
+    if k_a != k_b:
+        raise ValueError(
+            f"matmul: shapes {a.shape} and {b.shape} cannot be multiplied ({k_a} != {k_b}: the last dim of the "
+            f"first must equal the {'only' if b.ndim == 1 else 'second-to-last'} dim of the second)"
+        )
+    _check_dtypes("matmul", a, b)
+    if a.ndim == 1 and b.ndim == 1:
+        return (a * b).sum()
+    if a.ndim == 1:
+        return MatMul.apply(a.unsqueeze(0), b).squeeze(-2)
+    if b.ndim == 1:
+        return MatMul.apply(a, b.unsqueeze(-1)).squeeze(-1)
+    return MatMul.apply(a, b)
+
+
+def _check_dtypes(op, *tensors):
+    dtypes = {t.dtype for t in tensors if t is not None}
+    if len(dtypes) > 1:
+        names = " and ".join(sorted(str(d) for d in dtypes))
+        raise TypeError(f"{op}: expected tensors of one dtype, got {names}; convert with .float() or .double()")
+
+
+class Linear(Function):
+    """z = x·Wᵀ + b; dz/dx = G·W, dz/dW = Gᵀ·x, dz/db = Σ G over the batch"""
+
+    def forward(self, x, w, b):
+        self.save(x, w)
+        self.has_bias = b is not None
+        z = np.matmul(x, w.T)
+        if b is not None:
+            z += b
+        return z
+
+    def backward(self, g):
+        x, w = self.saved
+        gx = np.matmul(g, w) if self.needs[0] else None
+        gw = gb = None
+        if self.needs[1] or (self.has_bias and self.needs[2]):
+            g2 = g.reshape(-1, g.shape[-1])
+            if self.needs[1]:
+                gw = np.matmul(g2.T, x.reshape(-1, x.shape[-1]))
+            if self.has_bias and self.needs[2]:
+                gb = g2.sum(axis=0)
+        return gx, gw, gb
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    if x.ndim == 0 or x.shape[-1] != weight.shape[-1]:
+        raise ValueError(
+            f"linear: input of shape {x.shape} does not fit weight of shape {weight.shape} "
+            f"(expected last dim {weight.shape[-1]})"
+        )
+    _check_dtypes("linear", x, weight, bias)
+    return Linear.apply(x, weight, bias)

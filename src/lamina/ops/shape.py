@@ -1,0 +1,250 @@
+"""Shape operations: they move elements around, so their backward moves gradients back."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lamina.tensor import Function, Tensor, _index_arrays
+
+
+class Clone(Function):
+    """d/dx copy(x) = 1"""
+
+    def forward(self, x):
+        return x.copy()
+
+    def backward(self, g):
+        return g
+
+
+class Cast(Function):
+    """d/dx x.to(dtype) = 1, cast back to x's dtype"""
+
+    def forward(self, x, dtype):
+        self.dtype = x.dtype
+        return x.astype(dtype)
+
+    def backward(self, g):
+        return g.astype(self.dtype) if self.dtype.kind == "f" else None
+
+
+class Reshape(Function):
+    """reshape moves no values: the gradient is reshaped back"""
+
+    def forward(self, x, shape):
+        self.shape = x.shape
+        return x.reshape(shape)
+
+    def backward(self, g):
+        return g.reshape(self.shape)
+
+
+def _shape_arg(shape):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    return tuple(int(s) for s in shape)
+
+
+def reshape(x: Tensor, shape) -> Tensor:
+    shape = _shape_arg(shape)
+    try:
+        return Reshape.apply(x, shape)
+    except ValueError:
+        raise ValueError(f"reshape: shape {shape} is invalid for input of shape {x.shape} "
+                         f"({x.numel()} elements)") from None
+
+
+def flatten(x: Tensor, start_dim=0, end_dim=-1) -> Tensor:
+    if x.ndim == 0:
+        return reshape(x, (1,))
+    s, e = start_dim % x.ndim, end_dim % x.ndim
+    shape = x.shape[:s] + (-1,) + x.shape[e + 1:]
+    return reshape(x, shape) if s <= e else x
+
+
+class Permute(Function):
+    """permute(x, dims): the gradient is permuted by the inverse permutation"""
+
+    def forward(self, x, dims):
+        self.inverse = tuple(np.argsort(dims))
+        return x.transpose(dims)
+
+    def backward(self, g):
+        return g.transpose(self.inverse)
+
+
+def permute(x: Tensor, dims) -> Tensor:
+    dims = _shape_arg(dims)
+    if sorted(d % max(x.ndim, 1) for d in dims) != list(range(x.ndim)):
+        raise ValueError(f"permute: dims {dims} are not a permutation of the {x.ndim} dimensions of {x.shape}")
+    return Permute.apply(x, tuple(d % x.ndim for d in dims))
+
+
+def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
+    dims = list(range(x.ndim))
+    dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
+    return Permute.apply(x, tuple(dims))
+
+
+def squeeze(x: Tensor, dim=None) -> Tensor:
+    if dim is None:
+        shape = tuple(n for n in x.shape if n != 1)
+    else:
+        dims = {d % max(x.ndim, 1) for d in ((dim,) if isinstance(dim, int) else dim)}
+        shape = tuple(n for i, n in enumerate(x.shape) if not (i in dims and n == 1))
+    return Reshape.apply(x, shape)
+
+
+def unsqueeze(x: Tensor, dim: int) -> Tensor:
+    if not -x.ndim - 1 <= dim <= x.ndim:
+        raise IndexError(f"unsqueeze: dim {dim} is out of range for a tensor with {x.ndim} dimensions")
+    d = dim % (x.ndim + 1)
+    return Reshape.apply(x, x.shape[:d] + (1,) + x.shape[d:])
+
+
+class Expand(Function):
+    """broadcast_to(x, shape): the gradient is summed over the broadcast dimensions"""
+
+    def forward(self, x, shape):
+        return np.broadcast_to(x, shape)
+
+    def backward(self, g):
+        return g  # the engine sums a broadcast gradient back to x's shape
+
+
+def expand(x: Tensor, sizes) -> Tensor:
+    sizes = _shape_arg(sizes)
+    lead = len(sizes) - x.ndim
+    if lead < 0:
+        raise ValueError(f"expand: the number of sizes {sizes} must be >= the tensor's dims {x.shape}")
+    shape = tuple(x.shape[i - lead] if s == -1 else s for i, s in enumerate(sizes))
+    try:
+        np.broadcast_shapes(x.shape, shape)
+    except ValueError:
+        raise ValueError(f"expand: cannot expand shape {x.shape} to {sizes}") from None
+    return Expand.apply(x, shape)
+
+
+def _is_advanced(index) -> bool:
+    items = index if isinstance(index, tuple) else (index,)
+    return any(isinstance(i, (np.ndarray, list)) for i in items)
+
+
+class GetItem(Function):
+    """x[index]: the gradient is scattered back, summing where an index repeats"""
+
+    def forward(self, x, index):
+        self.shape, self.dtype, self.index = x.shape, x.dtype, index
+        return np.asarray(x[index])
+
+    def backward(self, g):
+        grad = np.zeros(self.shape, dtype=g.dtype)
+        if _is_advanced(self.index):
+            np.add.at(grad, self.index, g)
+        else:
+            grad[self.index] = g
+        return grad
+
+
+def getitem(x: Tensor, index) -> Tensor:
+    index = _index_arrays(index)
+    if isinstance(index, list):
+        index = np.asarray(index)
+    try:
+        return GetItem.apply(x, index)
+    except IndexError as err:
+        raise IndexError(f"index {index!r} is invalid for a tensor of shape {x.shape}: {err}") from None
+
+
+class Cat(Function):
+    """cat(xs, dim): the gradient is split back into the pieces' sizes"""
+
+    def forward(self, *xs, dim):
+        self.dim = dim
+        self.bounds = np.cumsum([x.shape[dim] for x in xs])[:-1]
+        return np.concatenate(xs, axis=dim)
+
+    def backward(self, g):
+        return tuple(np.split(g, self.bounds, axis=self.dim))
+
+
+def cat(tensors, dim: int = 0) -> Tensor:
+    tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
+    if not tensors:
+        raise ValueError("cat: expected a non-empty list of tensors")
+    ref = tensors[0].shape
+    d = dim % max(len(ref), 1)
+    for t in tensors[1:]:
+        if t.ndim != len(ref) or any(a != b for i, (a, b) in enumerate(zip(t.shape, ref)) if i != d):
+            raise ValueError(f"cat: shapes {[tuple(x.shape) for x in tensors]} must match except in dim {dim}")
+    return Cat.apply(*tensors, dim=d)
+
+
+class Stack(Function):
+    """stack(xs, dim): each piece gets its slice of the gradient"""
+
+    def forward(self, *xs, dim):
+        self.dim = dim
+        return np.stack(xs, axis=dim)
+
+    def backward(self, g):
+        return tuple(np.moveaxis(g, self.dim, 0))
+
+
+def stack(tensors, dim: int = 0) -> Tensor:
+    tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
+    if not tensors:
+        raise ValueError("stack: expected a non-empty list of tensors")
+    shapes = {t.shape for t in tensors}
+    if len(shapes) > 1:
+        raise ValueError(f"stack: every tensor must have the same shape, got {[tuple(t.shape) for t in tensors]}")
+    return Stack.apply(*tensors, dim=dim % (tensors[0].ndim + 1))
+
+
+def split(x: Tensor, split_size_or_sections, dim: int = 0):
+    n = x.shape[dim]
+    if isinstance(split_size_or_sections, int):
+        step = split_size_or_sections
+        sizes = [min(step, n - i) for i in range(0, n, step)]
+    else:
+        sizes = list(split_size_or_sections)
+        if sum(sizes) != n:
+            raise ValueError(f"split: sections {sizes} do not add up to {n}, the size of dim {dim} of {x.shape}")
+    out, start = [], 0
+    d = dim % x.ndim
+    for s in sizes:
+        index = (slice(None),) * d + (slice(start, start + s),)
+        out.append(getitem(x, index))
+        start += s
+    return tuple(out)
+
+
+def chunk(x: Tensor, chunks: int, dim: int = 0):
+    n = x.shape[dim]
+    step = -(-n // chunks)
+    return split(x, step, dim)
+
+
+class Pad(Function):
+    """constant padding: the gradient is the centre slice"""
+
+    def forward(self, x, widths, value):
+        self.inner = tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, x.shape))
+        return np.pad(x, widths, mode="constant", constant_values=value)
+
+    def backward(self, g):
+        return g[self.inner]
+
+
+def pad(x: Tensor, pad, mode: str = "constant", value: float = 0.0) -> Tensor:
+    """PyTorch's order: (left, right) of the last dim first, then of the dim before, and so on."""
+    if mode != "constant":
+        raise ValueError(f"pad: only mode='constant' is supported, got {mode!r}")
+    if len(pad) % 2 or len(pad) // 2 > x.ndim:
+        raise ValueError(f"pad: padding {pad} must have an even length of at most 2·{x.ndim}")
+    if any(p < 0 for p in pad):
+        raise ValueError(f"pad: negative padding {pad} is not supported")
+    widths = [(0, 0)] * x.ndim
+    for i in range(len(pad) // 2):
+        widths[x.ndim - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))
+    return Pad.apply(x, tuple(widths), value)

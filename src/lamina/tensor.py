@@ -1,0 +1,860 @@
+"""The Tensor and the reverse-mode autodiff engine.
+
+A Tensor wraps a NumPy array (``tensor.array``). Every differentiable operation is a
+``Function`` subclass with ``forward`` and ``backward`` side by side (see ``lamina/ops``).
+Calling ``Function.apply`` runs the forward pass on arrays and, when gradients are wanted,
+records the Function as the output's ``grad_fn``: that is the computation graph.
+``Tensor.backward`` walks the graph once in reverse topological order (no recursion),
+calls each ``backward`` and sums the gradients that reach the same tensor.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+
+import numpy as np
+
+# ---------------------------------------------------------------------------
+# dtypes (NumPy's, under PyTorch's names)
+# ---------------------------------------------------------------------------
+float32 = np.dtype(np.float32)
+float64 = np.dtype(np.float64)
+float16 = np.dtype(np.float16)
+int64 = np.dtype(np.int64)
+int32 = np.dtype(np.int32)
+bool_ = np.dtype(np.bool_)
+
+_F64 = float64
+
+
+def as_array(data, dtype=None) -> np.ndarray:
+    """Convert data to an ndarray: Python floats become float32, ints int64; arrays keep their dtype."""
+    if isinstance(data, Tensor):
+        arr = data.array
+    elif isinstance(data, np.ndarray):
+        arr = data
+    else:
+        if isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in _flat(data)):
+            data = _tensors_to_lists(data)
+        arr = np.asarray(data)
+        if dtype is None and arr.dtype == _F64:
+            arr = arr.astype(np.float32)
+    if dtype is not None:
+        arr = arr.astype(np.dtype(dtype), copy=False)
+    elif arr.dtype.kind == "i" and arr.dtype != int64 and not isinstance(data, np.ndarray):
+        arr = arr.astype(np.int64)
+    return arr
+
+
+def _flat(data):
+    for x in data:
+        if isinstance(x, (list, tuple)):
+            yield from _flat(x)
+        else:
+            yield x
+
+
+def _tensors_to_lists(data):
+    if isinstance(data, Tensor):
+        return data.array.tolist()
+    if isinstance(data, (list, tuple)):
+        return [_tensors_to_lists(x) for x in data]
+    return data
+
+
+# ---------------------------------------------------------------------------
+# grad mode
+# ---------------------------------------------------------------------------
+class _GradMode:
+    enabled = True
+
+
+def is_grad_enabled() -> bool:
+    return _GradMode.enabled
+
+
+class set_grad_enabled(contextlib.ContextDecorator):
+    """Context manager and decorator that turns graph recording on or off."""
+
+    def __init__(self, mode: bool):
+        self.mode = bool(mode)
+
+    def __enter__(self):
+        self.prev = _GradMode.enabled
+        _GradMode.enabled = self.mode
+        return self
+
+    def __exit__(self, *exc):
+        _GradMode.enabled = self.prev
+        return False
+
+
+class no_grad(set_grad_enabled):
+    """``with lamina.no_grad():`` (or ``@lamina.no_grad()``) records no graph: for inference and updates."""
+
+    def __init__(self, func=None):
+        super().__init__(False)
+        if func is not None:  # used as a bare decorator: @lamina.no_grad
+            functools.update_wrapper(self, func)
+            self._func = func
+
+    def __call__(self, *args, **kwargs):
+        func = getattr(self, "_func", None)
+        if func is not None:
+            with no_grad():
+                return func(*args, **kwargs)
+        return super().__call__(*args, **kwargs)
+
+
+class enable_grad(set_grad_enabled):
+    """Turns graph recording back on inside a ``no_grad`` block."""
+
+    def __init__(self):
+        super().__init__(True)
+
+
+# ---------------------------------------------------------------------------
+# Function: one node of the graph
+# ---------------------------------------------------------------------------
+class Function:
+    """A differentiable operation. Subclasses define ``forward(*arrays)`` and ``backward(grad)``.
+
+    ``forward`` receives NumPy arrays (and plain Python values for non-tensor arguments) and
+    keeps what ``backward`` needs with ``self.save(...)``. ``backward`` receives the gradient
+    of the loss with respect to the output and returns one gradient per input (or a single
+    array for one input); ``None`` where no gradient is needed. ``self.needs[i]`` tells whether
+    input i wants a gradient, so unneeded work can be skipped. Gradients may have a broadcast
+    shape: the engine sums them back to each input's shape.
+    """
+
+    parents: tuple
+    needs: tuple
+    saved: tuple | None
+
+    def save(self, *arrays):
+        self.saved = arrays
+
+    def forward(self, *args, **kwargs):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def backward(self, grad):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *args, **kwargs) -> Tensor:
+        fn = cls()
+        fn.saved = ()
+        arrays = [a.array if isinstance(a, Tensor) else a for a in args]
+        try:
+            out = fn.forward(*arrays, **kwargs)
+        except (ValueError, IndexError) as err:
+            shapes = ", ".join(str(tuple(a.shape)) for a in arrays if isinstance(a, np.ndarray))
+            raise type(err)(f"{cls.__name__.lower()}: cannot apply to shapes {shapes}: {err}") from None
+        if out.dtype is _F64 and not any(isinstance(a, np.ndarray) and a.dtype is _F64 for a in arrays):
+            out = out.astype(np.float32)  # no silent float64 from int inputs or NumPy promotion
+        if _GradMode.enabled:
+            needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+            if True in needs:
+                fn.parents = args
+                fn.needs = needs
+                return Tensor._make(out, True, fn)
+        return Tensor._make(out, False, None)
+
+    def release(self):
+        """Drop saved buffers after backward (a second backward then raises)."""
+        self.saved = None
+
+    @property
+    def name(self) -> str:
+        return f"{type(self).__name__}Backward0"
+
+    def __repr__(self):
+        return f"<{self.name}>"
+
+
+def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
+    """Sum a broadcast gradient back to ``shape`` (the chain rule of NumPy broadcasting)."""
+    if grad.shape == shape:
+        return grad
+    lead = grad.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape) if n == 1 and grad.shape[i + lead] != 1)
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    return grad.reshape(shape)
+
+
+def _topological_order(root: Function) -> list:
+    """Functions reachable from root, each after every Function that consumes its output."""
+    order, visited, stack = [], set(), [(root, False)]
+    while stack:
+        fn, expanded = stack.pop()
+        if expanded:
+            order.append(fn)
+            continue
+        if fn in visited:
+            continue
+        visited.add(fn)
+        stack.append((fn, True))
+        for p in fn.parents:
+            if isinstance(p, Tensor) and p.grad_fn is not None and p.grad_fn not in visited:
+                stack.append((p.grad_fn, False))
+    order.reverse()
+    return order
+
+
+def run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> None:
+    """Reverse-mode sweep: propagate ``grad`` from ``root`` and accumulate into leaves' ``.grad``."""
+    leaf_grads: dict = {}  # leaf Tensor -> summed gradient of this sweep
+    if root.grad_fn is None:
+        leaf_grads[root] = grad
+    else:
+        grads = {root.grad_fn: grad}
+        for fn in _topological_order(root.grad_fn):
+            g = grads.pop(fn, None)
+            if g is None:
+                continue
+            if fn.saved is None:
+                raise RuntimeError(
+                    "Trying to backward through the graph a second time: its saved buffers were freed "
+                    "after the first backward. Call backward(retain_graph=True) the first time if you "
+                    "need to backward twice."
+                )
+            in_grads = fn.backward(g)
+            if type(in_grads) is not tuple:
+                in_grads = (in_grads,)
+            for p, need, pg in zip(fn.parents, fn.needs, in_grads):
+                if not need or pg is None:
+                    continue
+                if pg.shape != p.array.shape:
+                    pg = unbroadcast(pg, p.array.shape)
+                key = p.grad_fn
+                if key is None:
+                    prev = leaf_grads.get(p)
+                    leaf_grads[p] = pg if prev is None else prev + pg
+                else:
+                    prev = grads.get(key)
+                    grads[key] = pg if prev is None else prev + pg
+            if not retain_graph:
+                fn.release()
+    seen = set()
+    for leaf, g in leaf_grads.items():
+        if g.dtype != leaf.array.dtype:
+            g = g.astype(leaf.array.dtype)
+        if leaf.grad is None:
+            # .grad must own its memory: it is later accumulated into in place
+            if g.base is not None or id(g) in seen or not g.flags.writeable:
+                g = g.copy()
+            seen.add(id(g))
+            leaf.grad = Tensor._make(g, False, None)
+        else:
+            leaf.grad.array += g
+
+
+# ---------------------------------------------------------------------------
+# Tensor
+# ---------------------------------------------------------------------------
+def _arr(x):
+    return x.array if isinstance(x, Tensor) else x
+
+
+class Tensor:
+    """An n-dimensional array that can record the operations applied to it."""
+
+    __slots__ = ("array", "requires_grad", "grad", "grad_fn", "__weakref__")
+    __array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor's reflected operator
+
+    def __init__(self, data, requires_grad: bool = False, dtype=None):
+        self.array = as_array(data, dtype)
+        self.grad = None
+        self.grad_fn = None
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _make(cls, array, requires_grad, grad_fn):
+        t = object.__new__(Tensor)
+        t.array = array
+        t.requires_grad = requires_grad
+        t.grad = None
+        t.grad_fn = grad_fn
+        return t
+
+    # -- properties -----------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple:
+        return self.array.shape
+
+    def size(self, dim: int | None = None):
+        return self.array.shape if dim is None else self.array.shape[dim]
+
+    @property
+    def ndim(self) -> int:
+        return self.array.ndim
+
+    def dim(self) -> int:
+        return self.array.ndim
+
+    @property
+    def dtype(self):
+        return self.array.dtype
+
+    @property
+    def device(self) -> str:
+        return "cpu"
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.grad_fn is None
+
+    @property
+    def data(self) -> Tensor:
+        """A tensor sharing this one's memory, outside the graph (as ``torch.Tensor.data``)."""
+        return Tensor._make(self.array, False, None)
+
+    @data.setter
+    def data(self, value):
+        self.array = as_array(value)
+
+    def numel(self) -> int:
+        return self.array.size
+
+    def __len__(self) -> int:
+        if self.array.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.array.shape[0]
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        if requires_grad and self.array.dtype.kind not in "fc":
+            raise RuntimeError(f"only tensors of floating point dtype can require gradients, got {self.dtype}")
+        if self.grad_fn is not None and not requires_grad:
+            raise RuntimeError("you can only change requires_grad flags of leaf tensors; use .detach()")
+        self.requires_grad = requires_grad
+        return self
+
+    # -- conversion -----------------------------------------------------------------------
+    def numpy(self) -> np.ndarray:
+        if self.requires_grad:
+            raise RuntimeError("Can't call numpy() on a tensor that requires grad. Use tensor.detach().numpy().")
+        return self.array
+
+    def __array__(self, dtype=None, copy=None):
+        return self.array if dtype is None else self.array.astype(dtype)
+
+    def item(self):
+        if self.array.size != 1:
+            raise RuntimeError(f"a tensor with {self.array.size} elements cannot be converted to a Python scalar")
+        return self.array.item()
+
+    def tolist(self):
+        return self.array.tolist()
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self.array.dtype.kind not in "iu":
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    def __bool__(self):
+        if self.array.size != 1:
+            raise RuntimeError(f"Boolean value of a tensor with {self.array.size} elements is ambiguous")
+        return bool(self.array.item())
+
+    def detach(self) -> Tensor:
+        return Tensor._make(self.array, False, None)
+
+    def detach_(self) -> Tensor:
+        self.grad_fn = None
+        self.requires_grad = False
+        return self
+
+    def clone(self) -> Tensor:
+        return ops.shape.Clone.apply(self)
+
+    def contiguous(self) -> Tensor:
+        return self
+
+    def to(self, dtype=None, *args, **kwargs) -> Tensor:
+        """``t.to(lamina.float64)``; devices other than 'cpu' are refused."""
+        if isinstance(dtype, str):
+            if dtype != "cpu":
+                raise RuntimeError(f"lamina runs on the CPU only, cannot move a tensor to {dtype!r}")
+            return self
+        if isinstance(dtype, Tensor):
+            dtype = dtype.dtype
+        dtype = kwargs.get("dtype", dtype)
+        return self if dtype is None else self.type(dtype)
+
+    def cpu(self) -> Tensor:
+        return self
+
+    def type(self, dtype) -> Tensor:
+        dtype = np.dtype(dtype)
+        if dtype == self.array.dtype:
+            return self
+        return ops.shape.Cast.apply(self, dtype=dtype)
+
+    def float(self):
+        return self.type(float32)
+
+    def double(self):
+        return self.type(float64)
+
+    def half(self):
+        return self.type(float16)
+
+    def long(self):
+        return self.type(int64)
+
+    def int(self):
+        return self.type(int32)
+
+    def bool(self):
+        return self.type(bool_)
+
+    # -- autograd ---------------------------------------------------------------------------
+    def backward(self, gradient=None, retain_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` by reverse-mode differentiation."""
+        if not self.requires_grad:
+            raise RuntimeError(
+                "element 0 of tensors does not require grad and does not have a grad_fn: nothing to "
+                "differentiate. Create the inputs with requires_grad=True (or check for a no_grad block)."
+            )
+        if gradient is None:
+            if self.array.size != 1:
+                raise RuntimeError(
+                    f"grad can be implicitly created only for scalar outputs; this tensor has shape "
+                    f"{self.shape}. Reduce it to a scalar (e.g. .sum()) or pass gradient= of that shape."
+                )
+            grad = np.ones_like(self.array)
+        else:
+            grad = np.array(_arr(gradient), dtype=self.array.dtype)  # a copy: never alias user data
+            if grad.shape != self.array.shape:
+                raise RuntimeError(f"gradient has shape {grad.shape} but the tensor has shape {self.shape}")
+        run_backward(self, grad, retain_graph)
+
+    def zero_(self) -> Tensor:
+        self._check_inplace()
+        self.array[...] = 0
+        return self
+
+    # -- in-place updates (no graph; for initialisation and optimizers) ----------------------
+    def _check_inplace(self):
+        if _GradMode.enabled and self.requires_grad:
+            kind = "a leaf Variable that requires grad" if self.grad_fn is None else "a tensor in the graph"
+            raise RuntimeError(
+                f"{kind} is being used in an in-place operation; wrap the update in `with lamina.no_grad():`"
+            )
+
+    def _inplace(self, ufunc, other):
+        self._check_inplace()
+        ufunc(self.array, _arr(other), out=self.array, casting="same_kind")
+        return self
+
+    def fill_(self, value) -> Tensor:
+        self._check_inplace()
+        self.array[...] = _arr(value)
+        return self
+
+    def copy_(self, src) -> Tensor:
+        self._check_inplace()
+        src = _arr(src)
+        try:
+            np.copyto(self.array, np.broadcast_to(src, self.array.shape), casting="unsafe")
+        except ValueError:
+            raise ValueError(f"copy_: cannot copy shape {np.shape(src)} into shape {self.shape}") from None
+        return self
+
+    def add_(self, other, alpha=1):
+        return self._inplace(np.add, other if alpha == 1 else _arr(other) * alpha)
+
+    def sub_(self, other, alpha=1):
+        return self._inplace(np.subtract, other if alpha == 1 else _arr(other) * alpha)
+
+    def mul_(self, other):
+        return self._inplace(np.multiply, other)
+
+    def div_(self, other):
+        return self._inplace(np.true_divide, other)
+
+    def clamp_(self, min=None, max=None):
+        self._check_inplace()
+        np.clip(self.array, min, max, out=self.array)
+        return self
+
+    def uniform_(self, a=0.0, b=1.0, generator=None):
+        from lamina import random as _random
+
+        self._check_inplace()
+        self.array[...] = _random.rng(generator).uniform(a, b, self.array.shape)
+        return self
+
+    def normal_(self, mean=0.0, std=1.0, generator=None):
+        from lamina import random as _random
+
+        self._check_inplace()
+        self.array[...] = _random.rng(generator).standard_normal(self.array.shape) * std + mean
+        return self
+
+    def __iadd__(self, other):
+        return self._inplace(np.add, other)
+
+    def __isub__(self, other):
+        return self._inplace(np.subtract, other)
+
+    def __imul__(self, other):
+        return self._inplace(np.multiply, other)
+
+    def __itruediv__(self, other):
+        return self._inplace(np.true_divide, other)
+
+    # -- arithmetic ---------------------------------------------------------------------------
+    def __add__(self, other):
+        return ops.arithmetic.Add.apply(self, other)
+
+    def __radd__(self, other):
+        return ops.arithmetic.Add.apply(other, self)
+
+    def __sub__(self, other):
+        return ops.arithmetic.Sub.apply(self, other)
+
+    def __rsub__(self, other):
+        return ops.arithmetic.Sub.apply(other, self)
+
+    def __mul__(self, other):
+        return ops.arithmetic.Mul.apply(self, other)
+
+    def __rmul__(self, other):
+        return ops.arithmetic.Mul.apply(other, self)
+
+    def __truediv__(self, other):
+        return ops.arithmetic.Div.apply(self, other)
+
+    def __rtruediv__(self, other):
+        return ops.arithmetic.Div.apply(other, self)
+
+    def __pow__(self, other):
+        return ops.arithmetic.pow(self, other)
+
+    def __rpow__(self, other):
+        return ops.arithmetic.pow(other, self)
+
+    def __neg__(self):
+        return ops.arithmetic.Neg.apply(self)
+
+    def __pos__(self):
+        return self
+
+    def __matmul__(self, other):
+        return ops.linalg.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return ops.linalg.matmul(other, self)
+
+    def __abs__(self):
+        return ops.unary.Abs.apply(self)
+
+    def __getitem__(self, index):
+        return ops.shape.getitem(self, index)
+
+    def __setitem__(self, index, value):
+        self._check_inplace()
+        self.array[_index_arrays(index)] = _arr(value)
+
+    def __iter__(self):
+        if self.array.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.array.shape[0]))
+
+    # comparisons give bool tensors outside the graph
+    def _compare(self, ufunc, other):
+        return Tensor._make(ufunc(self.array, _arr(other)), False, None)
+
+    def __eq__(self, other):
+        return self._compare(np.equal, other)
+
+    def __ne__(self, other):
+        return self._compare(np.not_equal, other)
+
+    def __lt__(self, other):
+        return self._compare(np.less, other)
+
+    def __le__(self, other):
+        return self._compare(np.less_equal, other)
+
+    def __gt__(self, other):
+        return self._compare(np.greater, other)
+
+    def __ge__(self, other):
+        return self._compare(np.greater_equal, other)
+
+    def __and__(self, other):
+        return self._compare(np.logical_and if self.dtype == bool_ else np.bitwise_and, other)
+
+    def __or__(self, other):
+        return self._compare(np.logical_or if self.dtype == bool_ else np.bitwise_or, other)
+
+    def __invert__(self):
+        return Tensor._make(~self.array, False, None)
+
+    __hash__ = object.__hash__
+
+    def eq(self, other):
+        return self == other
+
+    def ne(self, other):
+        return self != other
+
+    def lt(self, other):
+        return self < other
+
+    def le(self, other):
+        return self <= other
+
+    def gt(self, other):
+        return self > other
+
+    def ge(self, other):
+        return self >= other
+
+    def equal(self, other) -> bool:
+        return self.shape == np.shape(_arr(other)) and bool(np.array_equal(self.array, _arr(other)))
+
+    def allclose(self, other, rtol=1e-05, atol=1e-08) -> bool:
+        return bool(np.allclose(self.array, _arr(other), rtol=rtol, atol=atol))
+
+    def isnan(self):
+        return Tensor._make(np.isnan(self.array), False, None)
+
+    def isfinite(self):
+        return Tensor._make(np.isfinite(self.array), False, None)
+
+    def any(self, dim=None):
+        return Tensor._make(np.asarray(np.any(self.array, axis=dim)), False, None)
+
+    def all(self, dim=None):
+        return Tensor._make(np.asarray(np.all(self.array, axis=dim)), False, None)
+
+    # -- element-wise math ----------------------------------------------------------------------
+    def add(self, other, alpha=1):
+        return self + (other if alpha == 1 else other * alpha)
+
+    def sub(self, other, alpha=1):
+        return self - (other if alpha == 1 else other * alpha)
+
+    def mul(self, other):
+        return self * other
+
+    def div(self, other):
+        return self / other
+
+    def pow(self, exponent):
+        return self**exponent
+
+    def neg(self):
+        return -self
+
+    def exp(self):
+        return ops.unary.Exp.apply(self)
+
+    def log(self):
+        return ops.unary.Log.apply(self)
+
+    def log1p(self):
+        return ops.unary.Log1p.apply(self)
+
+    def sqrt(self):
+        return ops.unary.Sqrt.apply(self)
+
+    def rsqrt(self):
+        return ops.unary.Sqrt.apply(self) ** -1
+
+    def abs(self):
+        return ops.unary.Abs.apply(self)
+
+    def sin(self):
+        return ops.unary.Sin.apply(self)
+
+    def cos(self):
+        return ops.unary.Cos.apply(self)
+
+    def tanh(self):
+        return ops.unary.Tanh.apply(self)
+
+    def sigmoid(self):
+        return ops.unary.Sigmoid.apply(self)
+
+    def relu(self):
+        return ops.unary.ReLU.apply(self)
+
+    def sign(self):
+        return Tensor._make(np.sign(self.array), False, None)
+
+    def square(self):
+        return self * self
+
+    def clamp(self, min=None, max=None):
+        return ops.unary.clamp(self, min, max)
+
+    clip = clamp
+
+    def maximum(self, other):
+        return ops.arithmetic.Maximum.apply(self, other)
+
+    def minimum(self, other):
+        return ops.arithmetic.Minimum.apply(self, other)
+
+    def masked_fill(self, mask, value):
+        return ops.arithmetic.where(mask, value, self)
+
+    def softmax(self, dim):
+        return ops.reduce.Softmax.apply(self, dim=dim)
+
+    def log_softmax(self, dim):
+        return ops.reduce.LogSoftmax.apply(self, dim=dim)
+
+    # -- reductions ------------------------------------------------------------------------------
+    def sum(self, dim=None, keepdim=False):
+        return ops.reduce.Sum.apply(self, dim=dim, keepdim=keepdim)
+
+    def mean(self, dim=None, keepdim=False):
+        return ops.reduce.Mean.apply(self, dim=dim, keepdim=keepdim)
+
+    def var(self, dim=None, keepdim=False, *, correction=1, unbiased=None):
+        return ops.reduce.var(self, dim, keepdim, correction if unbiased is None else int(unbiased))
+
+    def std(self, dim=None, keepdim=False, *, correction=1, unbiased=None):
+        return ops.reduce.var(self, dim, keepdim, correction if unbiased is None else int(unbiased)).sqrt()
+
+    def max(self, dim=None, keepdim=False):
+        return ops.reduce.extreme(self, dim, keepdim, largest=True)
+
+    def min(self, dim=None, keepdim=False):
+        return ops.reduce.extreme(self, dim, keepdim, largest=False)
+
+    def amax(self, dim=None, keepdim=False):
+        return ops.reduce.Amax.apply(self, dim=dim, keepdim=keepdim, largest=True)
+
+    def amin(self, dim=None, keepdim=False):
+        return ops.reduce.Amax.apply(self, dim=dim, keepdim=keepdim, largest=False)
+
+    def logsumexp(self, dim, keepdim=False):
+        return ops.reduce.LogSumExp.apply(self, dim=dim, keepdim=keepdim)
+
+    def prod(self, dim=None, keepdim=False):
+        return ops.reduce.Prod.apply(self, dim=dim, keepdim=keepdim)
+
+    def norm(self, p=2, dim=None, keepdim=False):
+        return ops.reduce.norm(self, p, dim, keepdim)
+
+    def argmax(self, dim=None, keepdim=False):
+        return ops.reduce.arg_extreme(self, dim, keepdim, np.argmax)
+
+    def argmin(self, dim=None, keepdim=False):
+        return ops.reduce.arg_extreme(self, dim, keepdim, np.argmin)
+
+    # -- shape ---------------------------------------------------------------------------------
+    def reshape(self, *shape):
+        return ops.shape.reshape(self, shape)
+
+    view = reshape
+
+    def view_as(self, other):
+        return ops.shape.reshape(self, other.shape)
+
+    def reshape_as(self, other):
+        return ops.shape.reshape(self, other.shape)
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        return ops.shape.flatten(self, start_dim, end_dim)
+
+    def transpose(self, dim0, dim1):
+        return ops.shape.transpose(self, dim0, dim1)
+
+    def t(self):
+        if self.ndim > 2:
+            raise ValueError(f"t() expects a tensor with <= 2 dimensions, got {self.ndim}")
+        return self if self.ndim < 2 else ops.shape.transpose(self, 0, 1)
+
+    @property
+    def T(self):
+        return ops.shape.Permute.apply(self, dims=tuple(reversed(range(self.ndim))))
+
+    @property
+    def mT(self):
+        return ops.shape.transpose(self, -2, -1)
+
+    def permute(self, *dims):
+        return ops.shape.permute(self, dims)
+
+    def squeeze(self, dim=None):
+        return ops.shape.squeeze(self, dim)
+
+    def unsqueeze(self, dim):
+        return ops.shape.unsqueeze(self, dim)
+
+    def expand(self, *sizes):
+        return ops.shape.expand(self, sizes)
+
+    def expand_as(self, other):
+        return ops.shape.expand(self, other.shape)
+
+    def split(self, split_size_or_sections, dim=0):
+        return ops.shape.split(self, split_size_or_sections, dim)
+
+    def chunk(self, chunks, dim=0):
+        return ops.shape.chunk(self, chunks, dim)
+
+    def matmul(self, other):
+        return ops.linalg.matmul(self, other)
+
+    def mm(self, other):
+        return ops.linalg.matmul(self, other)
+
+    # -- printing ------------------------------------------------------------------------------
+    def __repr__(self):
+        arr = self.array
+        if arr.dtype.kind == "f":
+            finite = arr[np.isfinite(arr)]
+            whole = finite.size == 0 or bool(np.all(finite == np.round(finite)))
+            big = finite.size and (np.abs(finite).max() >= 1e8 or 0 < np.abs(finite[finite != 0]).min(initial=1) < 1e-4)
+            body = np.array2string(
+                arr, separator=", ", prefix="tensor(", precision=4,
+                floatmode="unique" if whole and not big else "fixed",
+                formatter={"float_kind": (lambda v: f"{v:.4e}")} if big else None,
+                threshold=1000, edgeitems=3,
+            )
+            if whole and not big:
+                body = body.replace(".,", ".,").replace(".0,", ".,").replace(".0]", ".]")
+        else:
+            body = np.array2string(arr, separator=", ", prefix="tensor(", threshold=1000, edgeitems=3)
+        extras = []
+        if arr.dtype not in (float32, int64, bool_) or arr.size == 0:
+            extras.append(f"dtype=lamina.{_dtype_name(arr.dtype)}")
+        if self.grad_fn is not None:
+            extras.append(f"grad_fn=<{self.grad_fn.name}>")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+
+
+def _dtype_name(dtype) -> str:
+    return "bool" if dtype == bool_ else dtype.name
+
+
+def _index_arrays(index):
+    """Replace Tensors inside an index by their arrays."""
+    if isinstance(index, Tensor):
+        return index.array
+    if isinstance(index, tuple):
+        return tuple(i.array if isinstance(i, Tensor) else i for i in index)
+    return index
+
+
+from lamina import ops  # noqa: E402  (ops import Tensor and Function from this module)
