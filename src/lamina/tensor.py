@@ -131,6 +131,7 @@ class Function:
     parents: tuple
     needs: tuple
     saved: tuple | None
+    float64_ok = False  # True for an op that may turn float32 into float64 (an explicit cast)
 
     def save(self, *arrays):
         self.saved = arrays
@@ -151,7 +152,11 @@ class Function:
         except (ValueError, IndexError) as err:
             shapes = ", ".join(str(tuple(a.shape)) for a in arrays if isinstance(a, np.ndarray))
             raise type(err)(f"{cls.__name__.lower()}: cannot apply to shapes {shapes}: {err}") from None
-        if out.dtype is _F64 and not any(isinstance(a, np.ndarray) and a.dtype is _F64 for a in arrays):
+        if type(out) is not np.ndarray:
+            out = np.asarray(out)  # NumPy returns scalars from ops on 0-d arrays
+        if out.dtype is _F64 and not cls.float64_ok and not any(
+            isinstance(a, np.ndarray) and a.dtype is _F64 for a in arrays
+        ):
             out = out.astype(np.float32)  # no silent float64 from int inputs or NumPy promotion
         if _GradMode.enabled:
             needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
