@@ -1,0 +1,178 @@
+"""Plots of training: loss curves, decision boundaries, learning rates, activations, confusion matrices,
+gradient norms. Each function writes a PNG to ``path`` and returns the path.
+
+matplotlib is an optional dependency (``pip install lamina[plot]``), imported on first use with the
+Agg renderer on a Figure of its own (pyplot is not touched), so plotting works on servers and in CI.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["plot_history", "plot_decision_boundary", "plot_lr_comparison", "plot_activations",
+           "plot_confusion_matrix", "plot_gradient_norms"]
+
+
+def _figure(nrows=1, ncols=1, figsize=(6, 4), **kwargs):
+    """A matplotlib Figure drawn by the Agg renderer, outside pyplot (no global state, no window)."""
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise ImportError("lamina.plot needs matplotlib: pip install lamina[plot]") from None
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(nrows, ncols, **kwargs)
+
+
+def _save(fig, path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100, format="png")
+    return path
+
+
+def _history_dict(history) -> dict:
+    return history.history if hasattr(history, "history") else dict(history)
+
+
+def plot_history(history, path, title: str | None = None) -> Path:
+    """Train and validation curves of the loss and of each metric in a History (one panel each)."""
+    h = _history_dict(history)
+    skip = {"lr", "epoch_time", "samples_per_sec"}
+    names = [k for k in h if not k.startswith("val_") and k not in skip]
+    if not names:
+        raise ValueError("plot_history: the history has no loss or metric to plot")
+    fig, axes = _figure(1, len(names), figsize=(5 * len(names), 3.8), squeeze=False)
+    for ax, name in zip(axes[0], names):
+        epochs = np.arange(1, len(h[name]) + 1)
+        ax.plot(epochs, h[name], marker=".", label="train")
+        if "val_" + name in h:
+            ax.plot(epochs, h["val_" + name], marker=".", label="validation")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(name)
+        ax.set_title(name)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    return _save(fig, path)
+
+
+def plot_decision_boundary(model, X, y, path, resolution: int = 200, title: str | None = None) -> Path:
+    """The regions a classifier assigns to each class over 2-D inputs, with the data points on top."""
+    from lamina.training import predict
+
+    X = np.asarray(X.array if hasattr(X, "array") else X, dtype=np.float32)
+    y = np.asarray(y.array if hasattr(y, "array") else y).reshape(-1)
+    if X.ndim != 2 or X.shape[1] != 2:
+        raise ValueError(f"plot_decision_boundary needs 2-D inputs of shape (n, 2), got {X.shape}")
+    pad = 0.1 * (X.max(0) - X.min(0)) + 1e-3
+    lo, hi = X.min(0) - pad, X.max(0) + pad
+    gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution))
+    grid = np.stack([gx.ravel(), gy.ravel()], axis=1).astype(np.float32)
+    out = predict(model, grid, batch_size=8192).array
+    classes = (out.reshape(-1) > 0).astype(int) if out.ndim == 1 or out.shape[1] == 1 else out.argmax(1)
+    fig, ax = _figure(figsize=(5, 5))
+    n_classes = int(max(classes.max(), y.max())) + 1
+    levels = np.arange(n_classes + 1) - 0.5
+    ax.contourf(gx, gy, classes.reshape(gx.shape), levels=levels, cmap="coolwarm", alpha=0.35)
+    ax.scatter(X[:, 0], X[:, 1], c=y, cmap="coolwarm", edgecolors="k", linewidths=0.4, s=18,
+               vmin=0, vmax=max(n_classes - 1, 1))
+    ax.set_xlabel("x1")
+    ax.set_ylabel("x2")
+    ax.set_title(title or "decision boundary")
+    return _save(fig, path)
+
+
+def plot_lr_comparison(histories: dict, path, key: str = "loss", title: str | None = None) -> Path:
+    """Loss curves of the same model trained with different learning rates: ``{lr or label: History}``."""
+    fig, ax = _figure(figsize=(6, 4))
+    for label, history in histories.items():
+        values = np.asarray(_history_dict(history)[key], dtype=np.float64)
+        name = f"lr={label:g}" if isinstance(label, (int, float)) else str(label)
+        ax.plot(np.arange(1, len(values) + 1), values, marker=".", label=name)
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(key)
+    ax.set_title(title or "learning rate comparison")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
+    return _save(fig, path)
+
+
+def activation_curves(names=("relu", "leaky_relu", "tanh", "sigmoid", "gelu"), lo: float = -4.0, hi: float = 4.0,
+                      n: int = 401) -> dict:
+    """{name: (x, f(x), f'(x))} with the derivative from lamina's autograd (backward of sum f(x))."""
+    import lamina
+    from lamina import nn
+
+    modules = {"relu": nn.ReLU(), "leaky_relu": nn.LeakyReLU(0.1), "tanh": nn.Tanh(), "sigmoid": nn.Sigmoid(),
+               "gelu": nn.GELU()}
+    curves = {}
+    for name in names:
+        if name not in modules:
+            raise ValueError(f"unknown activation {name!r}; choose from {', '.join(modules)}")
+        x = lamina.linspace(lo, hi, n, requires_grad=True)
+        out = modules[name](x)
+        out.sum().backward()
+        curves[name] = (x.detach().numpy(), out.detach().numpy(), x.grad.numpy())
+    return curves
+
+
+def plot_activations(path, names=("relu", "leaky_relu", "tanh", "sigmoid", "gelu")) -> Path:
+    """Each activation function (top) and its derivative computed by autograd (bottom)."""
+    curves = activation_curves(names)
+    fig, axes = _figure(2, len(curves), figsize=(3.2 * len(curves), 5.5), squeeze=False, sharex=True)
+    for i, (name, (x, fx, dfx)) in enumerate(curves.items()):
+        axes[0, i].plot(x, fx, color="C0")
+        axes[0, i].set_title(name)
+        axes[1, i].plot(x, dfx, color="C1")
+        axes[1, i].set_xlabel("z")
+        for ax in axes[:, i]:
+            ax.grid(alpha=0.3)
+            ax.axhline(0, color="k", lw=0.5)
+            ax.axvline(0, color="k", lw=0.5)
+    axes[0, 0].set_ylabel("f(z)")
+    axes[1, 0].set_ylabel("f'(z)  (autograd)")
+    return _save(fig, path)
+
+
+def plot_confusion_matrix(matrix, path, class_names=None, title: str | None = None) -> Path:
+    """A confusion matrix (rows: true class, columns: predicted class) with the counts written in the cells."""
+    m = np.asarray(matrix.array if hasattr(matrix, "array") else matrix)
+    if m.ndim != 2 or m.shape[0] != m.shape[1]:
+        raise ValueError(f"a confusion matrix must be square, got shape {m.shape}")
+    k = m.shape[0]
+    names = [str(c) for c in class_names] if class_names is not None else [str(i) for i in range(k)]
+    fig, ax = _figure(figsize=(1.0 + 0.5 * k, 0.8 + 0.5 * k) if k > 6 else (4.5, 4))
+    ax.imshow(m, cmap="Blues")
+    ax.set_xticks(range(k), names, rotation=45 if k > 6 else 0)
+    ax.set_yticks(range(k), names)
+    threshold = m.max() / 2 if m.size else 0
+    for i in range(k):
+        for j in range(k):
+            ax.text(j, i, f"{m[i, j]:g}", ha="center", va="center", fontsize=8,
+                    color="white" if m[i, j] > threshold else "black")
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title or "confusion matrix")
+    return _save(fig, path)
+
+
+def plot_gradient_norms(history, path, title: str | None = None) -> Path:
+    """Per-parameter gradient L2 norms per epoch (from ``callbacks.GradientMonitor``), log scale."""
+    norms = history.gradient_norms if hasattr(history, "gradient_norms") else dict(history)
+    if not norms:
+        raise ValueError("plot_gradient_norms: no gradient norms recorded; train with callbacks.GradientMonitor()")
+    fig, ax = _figure(figsize=(6.5, 4))
+    for name, values in norms.items():
+        ax.plot(np.arange(1, len(values) + 1), np.maximum(values, 1e-12), marker=".", label=name)
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("mean gradient L2 norm")
+    ax.set_title(title or "gradient norms per parameter")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7, ncol=2 if len(norms) > 6 else 1)
+    return _save(fig, path)
