@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import heapq
+import itertools
 
 import numpy as np
 
@@ -114,6 +116,9 @@ class enable_grad(set_grad_enabled):
         super().__init__(True)
 
 
+_sequence = itertools.count()
+
+
 # ---------------------------------------------------------------------------
 # Function: one node of the graph
 # ---------------------------------------------------------------------------
@@ -129,8 +134,9 @@ class Function:
     """
 
     parents: tuple
-    needs: tuple
-    saved: tuple | None
+    needs: list
+    saved: tuple | None = ()  # what backward needs; None once released
+    seq: int  # creation order: a Function's inputs always have smaller seq than the Function
     float64_ok = False  # True for an op that may turn float32 into float64 (an explicit cast)
 
     def save(self, *arrays):
@@ -145,8 +151,14 @@ class Function:
     @classmethod
     def apply(cls, *args, **kwargs) -> Tensor:
         fn = cls()
-        fn.saved = ()
-        arrays = [a.array if isinstance(a, Tensor) else a for a in args]
+        arrays, needs = [], []
+        for a in args:
+            if isinstance(a, Tensor):
+                arrays.append(a.array)
+                needs.append(a.requires_grad)
+            else:
+                arrays.append(a)
+                needs.append(False)
         try:
             out = fn.forward(*arrays, **kwargs)
         except (ValueError, IndexError) as err:
@@ -158,12 +170,11 @@ class Function:
             isinstance(a, np.ndarray) and a.dtype is _F64 for a in arrays
         ):
             out = out.astype(np.float32)  # no silent float64 from int inputs or NumPy promotion
-        if _GradMode.enabled:
-            needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
-            if True in needs:
-                fn.parents = args
-                fn.needs = needs
-                return Tensor._make(out, True, fn)
+        if True in needs and _GradMode.enabled:
+            fn.parents = args
+            fn.needs = needs
+            fn.seq = next(_sequence)
+            return Tensor._make(out, True, fn)
         return Tensor._make(out, False, None)
 
     def release(self):
@@ -189,36 +200,22 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     return grad.reshape(shape)
 
 
-def _topological_order(root: Function) -> list:
-    """Functions reachable from root, each after every Function that consumes its output."""
-    order, visited, stack = [], set(), [(root, False)]
-    while stack:
-        fn, expanded = stack.pop()
-        if expanded:
-            order.append(fn)
-            continue
-        if fn in visited:
-            continue
-        visited.add(fn)
-        stack.append((fn, True))
-        for p in fn.parents:
-            if isinstance(p, Tensor) and p.grad_fn is not None and p.grad_fn not in visited:
-                stack.append((p.grad_fn, False))
-    order.reverse()
-    return order
-
-
 def run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> None:
-    """Reverse-mode sweep: propagate ``grad`` from ``root`` and accumulate into leaves' ``.grad``."""
+    """Reverse-mode sweep: propagate ``grad`` from ``root`` and accumulate into leaves' ``.grad``.
+
+    Functions are visited newest first (a max-heap on their creation number): every consumer
+    of a tensor was created after it, so a Function's output gradient is complete, summed over
+    all its uses, before its own backward runs. No recursion, one visit per Function.
+    """
     leaf_grads: dict = {}  # leaf Tensor -> summed gradient of this sweep
     if root.grad_fn is None:
         leaf_grads[root] = grad
     else:
-        grads = {root.grad_fn: grad}
-        for fn in _topological_order(root.grad_fn):
-            g = grads.pop(fn, None)
-            if g is None:
-                continue
+        grads = {root.grad_fn: grad}  # Function -> gradient w.r.t. its output
+        heap = [(-root.grad_fn.seq, root.grad_fn)]
+        while heap:
+            fn = heapq.heappop(heap)[1]
+            g = grads.pop(fn)
             if fn.saved is None:
                 raise RuntimeError(
                     "Trying to backward through the graph a second time: its saved buffers were freed "
@@ -233,24 +230,28 @@ def run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> 
                     continue
                 if pg.shape != p.array.shape:
                     pg = unbroadcast(pg, p.array.shape)
-                key = p.grad_fn
-                if key is None:
+                producer = p.grad_fn
+                if producer is None:
                     prev = leaf_grads.get(p)
                     leaf_grads[p] = pg if prev is None else prev + pg
                 else:
-                    prev = grads.get(key)
-                    grads[key] = pg if prev is None else prev + pg
+                    prev = grads.get(producer)
+                    if prev is None:
+                        grads[producer] = pg
+                        heapq.heappush(heap, (-producer.seq, producer))
+                    else:
+                        grads[producer] = prev + pg
             if not retain_graph:
                 fn.release()
-    seen = set()
+    owners = set()
     for leaf, g in leaf_grads.items():
-        if g.dtype != leaf.array.dtype:
+        if g.dtype is not leaf.array.dtype:
             g = g.astype(leaf.array.dtype)
         if leaf.grad is None:
             # .grad must own its memory: it is later accumulated into in place
-            if g.base is not None or id(g) in seen or not g.flags.writeable:
+            if g.base is not None or id(g) in owners:
                 g = g.copy()
-            seen.add(id(g))
+            owners.add(id(g))
             leaf.grad = Tensor._make(g, False, None)
         else:
             leaf.grad.array += g
@@ -437,7 +438,7 @@ class Tensor:
                     f"grad can be implicitly created only for scalar outputs; this tensor has shape "
                     f"{self.shape}. Reduce it to a scalar (e.g. .sum()) or pass gradient= of that shape."
                 )
-            grad = np.ones_like(self.array)
+            grad = np.ones(self.array.shape, dtype=self.array.dtype)
         else:
             grad = np.array(_arr(gradient), dtype=self.array.dtype)  # a copy: never alias user data
             if grad.shape != self.array.shape:

@@ -29,16 +29,23 @@ def _expand_back(g, shape, axes, keepdim):
     return g
 
 
+def _filled(g, shape):
+    """g broadcast to shape, as a new array (cheaper than np.broadcast_to plus a later copy)."""
+    out = np.empty(shape, dtype=g.dtype)
+    out[...] = g
+    return out
+
+
 class Sum(Function):
     """d/dxᵢ Σ x = 1"""
 
     def forward(self, x, dim, keepdim):
         self.shape, self.axes, self.keepdim = x.shape, _axes(dim, x.ndim), keepdim
         dtype = np.int64 if x.dtype.kind in "biu" else None
-        return np.asarray(np.sum(x, axis=self.axes, keepdims=keepdim, dtype=dtype))
+        return np.add.reduce(x, axis=self.axes, keepdims=keepdim, dtype=dtype)
 
     def backward(self, g):
-        return np.broadcast_to(_expand_back(g, self.shape, self.axes, self.keepdim), self.shape)
+        return _filled(_expand_back(g, self.shape, self.axes, self.keepdim), self.shape)
 
 
 class Mean(Function):
@@ -48,12 +55,14 @@ class Mean(Function):
         self.shape, self.axes, self.keepdim = x.shape, _axes(dim, x.ndim), keepdim
         if x.dtype.kind != "f":
             x = x.astype(np.float32)
-        self.n = max(int(np.prod([x.shape[a] for a in self.axes])), 1) if x.ndim else 1
-        return np.asarray(np.mean(x, axis=self.axes, keepdims=keepdim))
+        n = 1
+        for a in self.axes:
+            n *= x.shape[a]
+        self.n = n
+        return np.add.reduce(x, axis=self.axes, keepdims=keepdim) * (1.0 / n if n else np.nan)
 
     def backward(self, g):
-        g = _expand_back(g, self.shape, self.axes, self.keepdim) / np.asarray(self.n, g.dtype)
-        return np.broadcast_to(g, self.shape)
+        return _filled(_expand_back(g, self.shape, self.axes, self.keepdim) * (1.0 / self.n), self.shape)
 
 
 class Var(Function):

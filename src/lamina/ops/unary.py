@@ -121,10 +121,12 @@ class Tanh(Function):
 
 
 def sigmoid_array(z):
-    """σ(z) = 1/(1 + e⁻ᶻ), computed without overflow for large |z|."""
-    z = _float(z)
-    e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1 / (1 + e), e / (1 + e)).astype(z.dtype, copy=False)
+    """σ(z) = 1/(1 + e⁻ᶻ); e⁻ᶻ is capped below overflow (σ is 0 to float precision there anyway)."""
+    t = np.negative(_float(z))
+    np.minimum(t, 88.0 if t.dtype.itemsize <= 4 else 709.0, out=t)
+    np.exp(t, out=t)
+    t += 1
+    return np.reciprocal(t, out=t)
 
 
 class Sigmoid(Function):
