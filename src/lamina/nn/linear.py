@@ -1,0 +1,73 @@
+"""Linear (fully connected) layer, Identity and Flatten."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from lamina.nn import init
+from lamina.nn.module import LayerInputError, Module
+from lamina.nn.parameter import Parameter
+from lamina.ops.linalg import linear
+from lamina.tensor import Tensor
+
+
+class Linear(Module):
+    """y = x·Wᵀ + b with W of shape (out_features, in_features); one fused graph node."""
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = Parameter(np.empty((out_features, in_features), dtype=dtype or np.float32))
+        if bias:
+            self.bias = Parameter(np.empty(out_features, dtype=dtype or np.float32))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """PyTorch's default: kaiming_uniform_(a=√5), i.e. weight and bias from U(−1/√fan_in, 1/√fan_in)."""
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, input: Tensor) -> Tensor:
+        shape = input.shape
+        if not shape or shape[-1] != self.in_features:
+            raise LayerInputError(self, f"expected input with {self.in_features} features in the last dimension, "
+                                        f"got shape {tuple(shape)}")
+        return linear(input, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+class Identity(Module):
+    """Returns its input unchanged (a placeholder, e.g. to remove a layer)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+
+    def forward(self, input: Tensor) -> Tensor:
+        return input
+
+
+class Flatten(Module):
+    """Flattens dims start_dim..end_dim into one: (N, C, H, W) -> (N, C·H·W) by default."""
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1):
+        super().__init__()
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, input: Tensor) -> Tensor:
+        n = input.ndim
+        if n and not (-n <= self.start_dim < n and -n <= self.end_dim < n):
+            raise LayerInputError(self, f"dims start_dim={self.start_dim}, end_dim={self.end_dim} are out of range "
+                                        f"for input of shape {tuple(input.shape)}")
+        return input.flatten(self.start_dim, self.end_dim)
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
