@@ -1,0 +1,49 @@
+"""Adagrad: per-coordinate step sizes from the sum of all squared gradients so far, as torch.optim.Adagrad."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lamina.optim.optimizer import Optimizer, require
+
+
+class Adagrad(Optimizer):
+    """``Adagrad(params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10, maximize=False)``"""
+
+    def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10, *,
+                 maximize=False):
+        require(lr >= 0, f"Adagrad: invalid learning rate lr={lr}; it must be >= 0")
+        require(lr_decay >= 0, f"Adagrad: invalid lr_decay={lr_decay}; it must be >= 0")
+        require(weight_decay >= 0, f"Adagrad: invalid weight_decay={weight_decay}; it must be >= 0")
+        require(initial_accumulator_value >= 0,
+                f"Adagrad: invalid initial_accumulator_value={initial_accumulator_value}; it must be >= 0")
+        require(eps >= 0, f"Adagrad: invalid eps={eps}; it must be >= 0")
+        defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
+                        initial_accumulator_value=initial_accumulator_value, maximize=maximize)
+        super().__init__(params, defaults)
+        for group in self.param_groups:  # as torch, the state exists from the start
+            for p in group["params"]:
+                self._init_state(self.state[p], p.array, group)
+
+    @staticmethod
+    def _init_state(state, param, group):
+        state["step"] = 0
+        state["sum"] = np.full_like(param, group["initial_accumulator_value"])
+
+    def _update(self, param, grad, state, group):
+        """s ← s + g²;  p ← p − η_t·g/(√s + ε)  with η_t = η/(1 + (t−1)·lr_decay)."""
+        if not state:
+            self._init_state(state, param, group)
+        state["step"] += 1
+        lr_t = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
+        g = self._direction(param, grad, group["weight_decay"], group["maximize"])
+        s = state["sum"]
+        tmp = self._scratch(param)
+
+        np.multiply(g, g, out=tmp)  # s ← s + g²
+        s += tmp
+        np.sqrt(s, out=tmp)
+        tmp += group["eps"]
+        np.divide(g, tmp, out=tmp)
+        tmp *= lr_t
+        param -= tmp

@@ -1,0 +1,51 @@
+"""Stochastic gradient descent, with momentum, dampening, Nesterov and weight decay as torch.optim.SGD."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lamina.optim.optimizer import Optimizer, require
+
+
+class SGD(Optimizer):
+    """``SGD(params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, maximize=False)``"""
+
+    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
+                 maximize=False):
+        require(lr >= 0, f"SGD: invalid learning rate lr={lr}; it must be >= 0")
+        require(momentum >= 0, f"SGD: invalid momentum={momentum}; it must be >= 0")
+        require(weight_decay >= 0, f"SGD: invalid weight_decay={weight_decay}; it must be >= 0")
+        require(not nesterov or (momentum > 0 and dampening == 0),
+                f"SGD: nesterov=True needs momentum > 0 and dampening = 0 (got momentum={momentum}, "
+                f"dampening={dampening})")
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                        nesterov=nesterov, maximize=maximize)
+        super().__init__(params, defaults)
+
+    def _update(self, param, grad, state, group):
+        """g ← ±∇ + λp;  b ← μb + (1−τ)g (b = g at the first step);  d = g + μb (Nesterov) or b;  p ← p − η·d.
+
+        With momentum μ = 0 this is plain gradient descent p ← p − η·g, and no state is kept.
+        """
+        lr, momentum = group["lr"], group["momentum"]
+        g = self._direction(param, grad, group["weight_decay"], group["maximize"])
+        step = self._scratch(param)
+        if momentum:
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                buf = state["momentum_buffer"] = np.array(g, copy=True)
+            else:
+                buf *= momentum
+                if group["dampening"]:
+                    np.multiply(g, 1 - group["dampening"], out=step)
+                    buf += step
+                else:
+                    buf += g
+            if group["nesterov"]:
+                np.multiply(buf, momentum, out=step)
+                step += g
+                g = step
+            else:
+                g = buf
+        np.multiply(g, lr, out=step)
+        param -= step
