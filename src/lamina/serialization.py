@@ -1,0 +1,284 @@
+"""Weights and training checkpoints as safetensors files: no pickle, so loading a stranger's file runs no code.
+
+``save``/``load``: a state_dict <-> one file whose tensor names are the PyTorch state_dict keys, so it opens
+in PyTorch with ``safetensors.torch.load_file`` (and a file written there loads here).
+
+``save_checkpoint``/``load_checkpoint``: a whole training state in one file. Arrays become tensors named by
+their place: ``model/<key>``, ``optimizer/state/<idx>/<name>``. Everything else (optimizer param_groups and
+scalar state, scheduler state, epoch, the RNG state, history, extra) is JSON in the file's metadata, one
+entry per section, with small markers that keep tuples, NumPy scalars and non-string dict keys exact.
+
+Writes go to a temporary file in the same directory, are flushed to disk, then renamed over the target:
+a crash mid-write leaves the previous file intact. Loads check the whole file, and the keys and shapes
+against the model and optimizer, before anything is copied.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections import OrderedDict
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import safetensors.numpy
+from safetensors import SafetensorError, safe_open
+
+from lamina.random import get_rng_state, set_rng_state
+from lamina.tensor import Tensor
+
+__all__ = ["save", "load", "load_metadata", "save_checkpoint", "load_checkpoint"]
+
+CHECKPOINT_FORMAT = "lamina.checkpoint"
+_SECTIONS = ("model", "optimizer", "scheduler", "epoch", "history", "extra", "rng")
+_MARKERS = {"__tensor__", "__scalar__", "__tuple__", "__items__"}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# files
+# ---------------------------------------------------------------------------------------------------------------
+def _write_atomic(path, data: bytes) -> None:
+    """Write data to path so that readers see either the old file or the complete new one."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"cannot write {path}: the directory {path.parent} does not exist")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        with open(tmp, "xb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable (POSIX)
+        fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _read(path) -> tuple[dict, dict]:
+    """(arrays by name, metadata) of a safetensors file; a clear ValueError naming the file if it is not one."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    try:
+        with safe_open(str(path), framework="np") as f:
+            metadata = f.metadata() or {}
+            arrays = {key: f.get_tensor(key) for key in f.keys()}
+    except (SafetensorError, TypeError) as err:
+        raise ValueError(f"{path}: not a readable safetensors file (truncated, corrupt or another format): "
+                         f"{err}") from None
+    return arrays, metadata
+
+
+def _state_of(obj, what: str) -> Mapping:
+    if hasattr(obj, "state_dict"):
+        return obj.state_dict()
+    if isinstance(obj, Mapping):
+        return obj
+    raise TypeError(f"{what} must have a state_dict() or be a dict of tensors, got {type(obj).__name__}")
+
+
+def _array(key: str, value) -> np.ndarray:
+    if isinstance(value, Tensor) or hasattr(value, "__array__"):
+        return np.require(value.array if isinstance(value, Tensor) else np.asarray(value), requirements="C")
+    raise TypeError(f"state_dict[{key!r}] is a {type(value).__name__}, not a tensor or array "
+                    "(numbers and text belong in metadata)")
+
+
+def _serialize(tensors: dict, metadata: dict | None) -> bytes:
+    for key, array in tensors.items():
+        if array.dtype.kind not in "biufc":
+            raise TypeError(f"cannot save {key!r}: dtype {array.dtype} is not numeric")
+    if metadata is not None:
+        bad = {k: type(v).__name__ for k, v in metadata.items() if not (isinstance(k, str) and isinstance(v, str))}
+        if bad:
+            raise TypeError(f"metadata must map str to str (safetensors stores text); got {bad}")
+    return safetensors.numpy.save(tensors, metadata=metadata)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# weights
+# ---------------------------------------------------------------------------------------------------------------
+def save(state_dict, path, metadata: dict[str, str] | None = None) -> None:
+    """Write a state_dict (or a module's) to ``path`` as safetensors, atomically. ``metadata``: str -> str."""
+    state = _state_of(state_dict, "save: state_dict")
+    for key in state:
+        if not isinstance(key, str):
+            raise TypeError(f"save: state_dict keys must be str, got {key!r}")
+    _write_atomic(path, _serialize({key: _array(key, value) for key, value in state.items()}, metadata))
+
+
+def load(path, model=None, *, strict: bool = True) -> OrderedDict:
+    """The tensors in a safetensors file, as an OrderedDict of lamina Tensors (dtypes as stored).
+
+    With ``model``, the tensors are first checked against ``model.state_dict()`` (names unless ``strict=False``,
+    and shapes), then copied in with ``model.load_state_dict``; on any mismatch the model is left untouched.
+    """
+    arrays, metadata = _read(path)
+    state = OrderedDict((key, Tensor._make(array, False, None)) for key, array in arrays.items())
+    if model is not None:
+        if metadata.get("format") == CHECKPOINT_FORMAT:
+            raise ValueError(f"{path}: this is a training checkpoint, not a weights file; "
+                             "use lamina.load_checkpoint(path, model=...)")
+        _check_state(path, state, model.state_dict(), strict)
+        model.load_state_dict(state, strict=strict)
+    return state
+
+
+def load_metadata(path) -> dict[str, str]:
+    """The str -> str metadata stored in a safetensors file's header."""
+    return _read(path)[1]
+
+
+def _check_state(path, state: Mapping, expected: Mapping, strict: bool = True, owner: str = "the model") -> None:
+    """Raise one ValueError naming the file and every missing/unexpected key and shape mismatch."""
+    problems = []
+    if strict:
+        for label, keys in (("missing", [k for k in expected if k not in state]),
+                            ("unexpected", [k for k in state if k not in expected])):
+            if keys:
+                shown = ", ".join(repr(k) for k in keys[:8]) + (f" and {len(keys) - 8} more" if len(keys) > 8 else "")
+                problems.append(f"{label} keys {shown}")
+    for key, target in expected.items():
+        if key in state and tuple(state[key].shape) != tuple(target.shape):
+            problems.append(f"key {key!r} has shape {tuple(state[key].shape)} but {owner} expects "
+                            f"{tuple(target.shape)}")
+    if problems:
+        raise ValueError(f"{path}: " + "; ".join(problems))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# checkpoints
+# ---------------------------------------------------------------------------------------------------------------
+def _encode(value, name: str, tensors: dict):
+    """A JSON-ready copy of value; each array inside moves to tensors[name] and leaves a reference."""
+    if isinstance(value, (Tensor, np.ndarray)):
+        if name in tensors:
+            raise ValueError(f"checkpoint: two arrays would share the name {name!r}")
+        tensors[name] = _array(name, value)
+        return {"__tensor__": name, "as": type(value).__name__ if isinstance(value, Tensor) else "ndarray"}
+    if isinstance(value, np.generic):
+        return {"__scalar__": value.dtype.name, "value": value.item()}
+    if isinstance(value, Mapping):
+        if all(isinstance(k, str) for k in value) and not _MARKERS & set(value):
+            return {k: _encode(v, f"{name}/{k}", tensors) for k, v in value.items()}
+        return {"__items__": [[_encode(k, name, {}), _encode(v, f"{name}/{k}", tensors)] for k, v in value.items()]}
+    if isinstance(value, (list, tuple)):
+        items = [_encode(v, f"{name}/{i}", tensors) for i, v in enumerate(value)]
+        return {"__tuple__": items} if isinstance(value, tuple) else items
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"checkpoint: cannot store {name!r}, a {type(value).__name__}: "
+                    "only arrays, numbers, strings, None, lists, tuples and dicts")
+
+
+def _decode(value, tensors: dict):
+    if isinstance(value, list):
+        return [_decode(v, tensors) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if "__tensor__" in value:
+        array = tensors[value["__tensor__"]]
+        return Tensor._make(array, False, None) if value["as"] == "Tensor" else array
+    if "__scalar__" in value:
+        return np.dtype(value["__scalar__"]).type(value["value"])
+    if "__tuple__" in value:
+        return tuple(_decode(v, tensors) for v in value["__tuple__"])
+    if "__items__" in value:
+        return {_decode(k, tensors): _decode(v, tensors) for k, v in value["__items__"]}
+    return {k: _decode(v, tensors) for k, v in value.items()}
+
+
+def save_checkpoint(path, *, model, optimizer=None, scheduler=None, epoch: int | None = None, history=None,
+                    extra=None) -> None:
+    """Write model, optimizer and scheduler state, epoch, history, extra and lamina's RNG state to one file,
+    atomically. ``history`` may be a dict or anything with ``to_dict()``; ``extra``: JSON-like data and arrays."""
+    if hasattr(history, "to_dict"):
+        history = history.to_dict()
+    sections = {
+        "model": _state_of(model, "save_checkpoint: model"),
+        "optimizer": None if optimizer is None else optimizer.state_dict(),
+        "scheduler": None if scheduler is None else scheduler.state_dict(),
+        "epoch": epoch, "history": history, "extra": extra, "rng": get_rng_state(),
+    }
+    tensors, metadata = {}, {"format": CHECKPOINT_FORMAT, "version": "1"}
+    for name, value in sections.items():
+        metadata[name] = json.dumps(_encode(value, name, tensors))
+    _write_atomic(path, _serialize(tensors, metadata))
+
+
+def load_checkpoint(path, *, model=None, optimizer=None, scheduler=None, restore_rng: bool = True) -> dict:
+    """Restore what ``save_checkpoint`` wrote into the given model/optimizer/scheduler and lamina's RNG, so a
+    resumed run continues bit for bit. Everything is checked before anything changes.
+
+    Returns {'epoch', 'history', 'extra', 'model', 'optimizer', 'scheduler'} (the last three: the stored states).
+    """
+    tensors, metadata = _read(path)
+    if metadata.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path}: not a lamina checkpoint (no format tag {CHECKPOINT_FORMAT!r} in its metadata); "
+                         "a weights file loads with lamina.load(path, model)")
+    try:
+        sections = {name: _decode(json.loads(metadata[name]), tensors) for name in _SECTIONS}
+    except (KeyError, ValueError, TypeError) as err:
+        raise ValueError(f"{path}: corrupt checkpoint metadata: {type(err).__name__} {err}") from None
+
+    for obj, name in ((model, "model"), (optimizer, "optimizer"), (scheduler, "scheduler")):
+        if obj is not None and sections[name] is None:
+            raise ValueError(f"{path}: the checkpoint holds no {name} state")
+    if model is not None:
+        _check_state(path, sections["model"], model.state_dict())
+    if optimizer is not None:
+        _check_optimizer(path, sections["optimizer"], optimizer)
+    if restore_rng:
+        _check_rng(path, sections["rng"])
+
+    if model is not None:
+        model.load_state_dict(sections["model"])
+    if optimizer is not None:
+        optimizer.load_state_dict(sections["optimizer"])
+    if scheduler is not None:
+        scheduler.load_state_dict(sections["scheduler"])
+    if restore_rng:
+        set_rng_state(sections["rng"])
+    return {name: sections[name] for name in ("epoch", "history", "extra", "model", "optimizer", "scheduler")}
+
+
+def _check_optimizer(path, saved, optimizer) -> None:
+    """As torch's Optimizer.load_state_dict checks (group and parameter counts), plus state array shapes."""
+    try:
+        saved_groups, state = saved["param_groups"], saved["state"]
+        groups = optimizer.param_groups
+        if len(saved_groups) != len(groups):
+            raise ValueError(f"{len(saved_groups)} parameter groups but the optimizer has {len(groups)}")
+        params = {}
+        for i, (saved_group, group) in enumerate(zip(saved_groups, groups)):
+            if len(saved_group["params"]) != len(group["params"]):
+                raise ValueError(f"group {i} has {len(saved_group['params'])} parameters but the optimizer's "
+                                 f"has {len(group['params'])}")
+            params.update(zip(saved_group["params"], group["params"]))
+        for idx, entry in state.items():
+            if idx not in params:
+                raise ValueError(f"state for parameter {idx!r}, which no parameter group lists")
+            for name, value in entry.items():
+                shape = tuple(np.shape(value.array if isinstance(value, Tensor) else value))
+                if shape and shape != tuple(params[idx].shape):
+                    raise ValueError(f"state {name!r} of parameter {idx} has shape {shape} but the parameter has "
+                                     f"shape {tuple(params[idx].shape)}")
+    except (KeyError, TypeError, AttributeError) as err:
+        raise ValueError(f"{path}: malformed optimizer state ({type(err).__name__}: {err})") from None
+    except ValueError as err:
+        raise ValueError(f"{path}: optimizer state does not fit the optimizer: {err}") from None
+
+
+def _check_rng(path, state) -> None:
+    try:
+        getattr(np.random, state["bit_generator"])().state = state
+    except Exception as err:  # any failure means the stored state is unusable
+        raise ValueError(f"{path}: invalid RNG state in the checkpoint ({type(err).__name__}: {err})") from None

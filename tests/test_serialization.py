@@ -1,0 +1,399 @@
+import json
+import os
+from collections import OrderedDict
+
+import numpy as np
+import pytest
+import safetensors.numpy
+
+import lamina
+from lamina.serialization import load, load_checkpoint, load_metadata, save, save_checkpoint
+
+
+class TinyModel:
+    """A stand-in with the PyTorch module state_dict API: y = x·Wᵀ + b."""
+
+    def __init__(self, out=3, inp=2, seed=0):
+        rng = np.random.default_rng(seed)
+        self.params = OrderedDict(weight=lamina.tensor(rng.normal(size=(out, inp)).astype(np.float32),
+                                                       requires_grad=True),
+                                  bias=lamina.zeros(out, requires_grad=True))
+
+    def __call__(self, x):
+        return x @ self.params["weight"].T + self.params["bias"]
+
+    def state_dict(self):
+        return OrderedDict((k, p.detach()) for k, p in self.params.items())
+
+    def load_state_dict(self, state, strict=True):
+        for k, p in self.params.items():
+            np.copyto(p.array, np.asarray(state[k]))
+
+
+class TinyMomentum:
+    """A stand-in optimizer with torch's state_dict format; it adds lamina-random noise to each step."""
+
+    def __init__(self, params, lr=0.1, momentum=0.9):
+        self.param_groups = [{"params": list(params), "lr": lr, "momentum": momentum, "betas": (0.9, 0.99)}]
+        self.state = {}
+
+    def step(self):
+        group = self.param_groups[0]
+        for i, p in enumerate(group["params"]):
+            st = self.state.setdefault(i, {"step": np.int64(0), "buf": np.zeros_like(p.array)})
+            st["buf"] = group["momentum"] * st["buf"] + p.grad.array
+            st["step"] += 1
+            noise = lamina.random.rng().standard_normal(p.shape, dtype=np.float32) * np.float32(1e-3)
+            p.array -= (np.float32(group["lr"]) * st["buf"] + noise).astype(np.float32)
+            p.grad = None
+
+    def state_dict(self):
+        groups = [{**{k: v for k, v in g.items() if k != "params"}, "params": list(range(len(g["params"])))}
+                  for g in self.param_groups]
+        return {"state": {i: dict(st) for i, st in self.state.items()}, "param_groups": groups}
+
+    def load_state_dict(self, sd):
+        self.state = {i: {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in st.items()}
+                      for i, st in sd["state"].items()}
+        for group, saved in zip(self.param_groups, sd["param_groups"]):
+            group.update({k: v for k, v in saved.items() if k != "params"})
+
+
+class TinyScheduler:
+    def __init__(self):
+        self.last_epoch, self.base_lrs = 0, [0.1]
+
+    def state_dict(self):
+        return {"last_epoch": self.last_epoch, "base_lrs": list(self.base_lrs)}
+
+    def load_state_dict(self, sd):
+        self.__dict__.update(sd)
+
+
+def sample_state():
+    return OrderedDict([
+        ("layer.weight", np.arange(6, dtype=np.float32).reshape(2, 3)),
+        ("layer.bias", lamina.tensor([0.5, -1.5])),
+        ("counts", np.array([1, 2, 3], dtype=np.int64)),
+        ("mask", np.array([True, False])),
+        ("double", np.array([1e-300, 2.0], dtype=np.float64)),
+        ("scalar", np.array(7, dtype=np.int64)),
+        ("empty", np.zeros((0, 4), dtype=np.float32)),
+    ])
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# save / load
+# ---------------------------------------------------------------------------------------------------------------
+def test_save_load_round_trip_keeps_values_dtypes_and_shapes(tmp_path):
+    path = tmp_path / "w.safetensors"
+    state = sample_state()
+    save(state, path, metadata={"note": "hello"})
+    loaded = load(path)
+    assert isinstance(loaded, OrderedDict) and set(loaded) == set(state)
+    for key, value in state.items():
+        got = loaded[key]
+        assert isinstance(got, lamina.Tensor)
+        expected = np.asarray(value)
+        assert got.dtype == expected.dtype and got.shape == expected.shape
+        np.testing.assert_array_equal(got.array, expected)
+    assert loaded["layer.weight"].dtype == np.float32
+    assert load_metadata(path) == {"note": "hello"}
+    assert [p.name for p in tmp_path.iterdir()] == ["w.safetensors"]  # no temporary left behind
+
+
+def test_save_accepts_a_module_and_load_into_model(tmp_path):
+    path = tmp_path / "m.safetensors"
+    source, target = TinyModel(seed=1), TinyModel(seed=2)
+    save(source, path)
+    load(path, target)
+    np.testing.assert_array_equal(target.params["weight"].array, source.params["weight"].array)
+
+
+def test_torch_file_loads_in_lamina_and_lamina_file_loads_in_torch(tmp_path):
+    torch = pytest.importorskip("torch")
+    from safetensors.torch import load_file, save_file
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+    save_file(net.state_dict(), tmp_path / "torch.safetensors")
+    ours = load(tmp_path / "torch.safetensors")
+    assert set(ours) == {"0.weight", "0.bias", "2.weight", "2.bias"}
+    for key, value in net.state_dict().items():
+        assert ours[key].dtype == np.float32
+        np.testing.assert_array_equal(ours[key].array, value.numpy())
+
+    save(ours, tmp_path / "lamina.safetensors")
+    fresh = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+    fresh.load_state_dict(load_file(tmp_path / "lamina.safetensors"))
+    x = torch.randn(5, 4)
+    torch.testing.assert_close(fresh(x), net(x), rtol=0, atol=0)
+
+
+def test_save_rejects_non_arrays_and_bad_metadata(tmp_path):
+    with pytest.raises(TypeError, match=r"state_dict\['step'\] is a int, not a tensor or array"):
+        save({"step": 3}, tmp_path / "a.safetensors")
+    with pytest.raises(TypeError, match=r"cannot save 'names': dtype <U1 is not numeric"):
+        save({"names": np.array(["a", "b"])}, tmp_path / "a.safetensors")
+    with pytest.raises(TypeError, match="keys must be str"):
+        save({0: np.zeros(2)}, tmp_path / "a.safetensors")
+    with pytest.raises(TypeError, match=r"metadata must map str to str.*'epoch': 'int'"):
+        save({"w": np.zeros(2)}, tmp_path / "a.safetensors", metadata={"epoch": 3})
+    with pytest.raises(FileNotFoundError, match="directory .*missing does not exist"):
+        save({"w": np.zeros(2)}, tmp_path / "missing" / "a.safetensors")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failed_write_leaves_previous_file_intact(tmp_path, monkeypatch):
+    path = tmp_path / "w.safetensors"
+    save({"w": np.ones(3, np.float32)}, path)
+    before = path.read_bytes()
+    written = []
+    real_fsync = os.fsync
+
+    def failing_fsync(fd):
+        written.append(os.fstat(fd).st_size)  # the new data reached the temporary file...
+        raise OSError("disk full")  # ...then the write fails before the rename
+
+    monkeypatch.setattr(os, "fsync", failing_fsync)
+    with pytest.raises(OSError, match="disk full"):
+        save({"w": np.zeros(1000, np.float32)}, path)
+    with pytest.raises(OSError, match="disk full"):
+        save_checkpoint(path, model={"w": np.zeros(1000, np.float32)})
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    assert written and written[0] > 4000
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["w.safetensors"]
+    np.testing.assert_array_equal(load(path)["w"].array, np.ones(3))
+
+
+@pytest.mark.parametrize("damage, problem", [
+    (lambda data: b"", "header too small"),
+    (lambda data: b"this is not a safetensors file at all", "invalid header length|header too large"),
+    (lambda data: data[:-8], "incomplete metadata|not fully covered"),
+    (lambda data: data[:30], "invalid header length|EOF|incomplete|invalid JSON"),
+    (lambda data: data[:8] + b"{" * (len(data) - 8), "invalid JSON"),
+    (lambda data: data + b"trailing", "incomplete metadata|not fully covered"),
+])
+def test_corrupt_files_raise_naming_the_file(tmp_path, damage, problem):
+    good = tmp_path / "good.safetensors"
+    save({"weight": np.ones((4, 4), np.float32)}, good)
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(damage(good.read_bytes()))
+    with pytest.raises(ValueError, match=rf"bad\.safetensors: not a readable safetensors file.*({problem})"):
+        load(bad)
+    with pytest.raises(ValueError, match=r"bad\.safetensors"):
+        load_checkpoint(bad)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"nope\.safetensors: no such file"):
+        load(tmp_path / "nope.safetensors")
+
+
+def test_shape_mismatch_names_key_and_shapes_and_leaves_model_unchanged(tmp_path):
+    path = tmp_path / "weights.safetensors"
+    save({"weight": np.zeros((64, 2), np.float32), "bias": np.zeros(3, np.float32)}, path)
+    model = TinyModel(out=3)
+    before = model.params["weight"].array.copy()
+    with pytest.raises(ValueError, match=r"weights\.safetensors: key 'weight' has shape \(64, 2\) but the model "
+                                         r"expects \(3, 2\)"):
+        load(path, model)
+    np.testing.assert_array_equal(model.params["weight"].array, before)
+    assert model.params["bias"].array.tolist() == [0, 0, 0]
+
+
+def test_missing_and_unexpected_keys(tmp_path):
+    path = tmp_path / "w.safetensors"
+    save({"weight": np.zeros((3, 2), np.float32), "extra.thing": np.zeros(1, np.float32)}, path)
+    with pytest.raises(ValueError, match=r"w\.safetensors: missing keys 'bias'; unexpected keys 'extra\.thing'"):
+        load(path, TinyModel())
+    save_checkpoint(tmp_path / "c.ckpt", model=TinyModel())
+    with pytest.raises(ValueError, match="not a weights file; use lamina.load_checkpoint"):
+        load(tmp_path / "c.ckpt", TinyModel())
+
+
+def test_non_strict_load_checks_only_shapes_of_shared_keys(tmp_path):
+    nn = pytest.importorskip("lamina.nn")
+    if not hasattr(nn, "Linear"):
+        pytest.skip("lamina.nn.Linear not available yet")
+    path = tmp_path / "w.safetensors"
+    save({"weight": np.full((3, 2), 2.0, np.float32), "unused": np.zeros(1, np.float32)}, path)
+    layer = nn.Linear(2, 3)
+    load(path, layer, strict=False)
+    assert layer.weight.array.tolist() == [[2.0, 2.0]] * 3
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# checkpoints
+# ---------------------------------------------------------------------------------------------------------------
+def torch_style_optimizer_state():
+    return {
+        "state": {0: {"step": np.float32(3.0), "exp_avg": np.full((3, 2), 0.25, np.float32),
+                      "exp_avg_sq": np.full((3, 2), 1e-8, np.float32)},
+                  1: {"step": np.float32(3.0), "exp_avg": np.ones(3, np.float32), "exp_avg_sq": np.ones(3, np.float32),
+                      "count": 7, "flag": True, "nothing": None}},
+        "param_groups": [{"lr": 0.001, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0, "amsgrad": False,
+                          "params": [0, 1], "name": "all"}],
+    }
+
+
+class RecordingOptimizer:
+    def __init__(self, params, sd=None):
+        self.param_groups = [{"params": list(params), "lr": 0.5}]
+        self.sd, self.loaded = sd, None
+
+    def state_dict(self):
+        return self.sd
+
+    def load_state_dict(self, sd):
+        self.loaded = sd
+
+
+def test_checkpoint_layout_and_exact_round_trip(tmp_path):
+    path = tmp_path / "run.ckpt"
+    model = TinyModel()
+    opt = RecordingOptimizer(model.params.values(), torch_style_optimizer_state())
+    history = {"loss": [0.5, 0.25], "val_accuracy": [0.75, 0.875]}
+    extra = {"note": "hi", "ids": (1, 2), 3: "int key", "arr": np.arange(3), "inf": float("inf")}
+    lamina.manual_seed(42)
+    save_checkpoint(path, model=model, optimizer=opt, scheduler=TinyScheduler(), epoch=2, history=history,
+                    extra=extra)
+    names = set(load(path))
+    assert names == {"model/weight", "model/bias", "optimizer/state/0/exp_avg", "optimizer/state/0/exp_avg_sq",
+                     "optimizer/state/1/exp_avg", "optimizer/state/1/exp_avg_sq", "extra/arr"}
+    meta = load_metadata(path)
+    assert meta["format"] == "lamina.checkpoint" and json.loads(meta["epoch"]) == 2
+    assert json.loads(meta["history"]) == history
+
+    expected_rng = lamina.get_rng_state()
+    lamina.manual_seed(0)
+    fresh, fresh_opt, sched = TinyModel(seed=5), RecordingOptimizer(model.params.values()), TinyScheduler()
+    sched.last_epoch = 99
+    out = load_checkpoint(path, model=fresh, optimizer=fresh_opt, scheduler=sched)
+    assert lamina.get_rng_state() == expected_rng
+    assert out["epoch"] == 2 and out["history"] == history
+    assert out["extra"]["ids"] == (1, 2) and out["extra"][3] == "int key" and out["extra"]["inf"] == float("inf")
+    assert out["extra"]["arr"].dtype == np.int64 and out["extra"]["arr"].tolist() == [0, 1, 2]
+    assert sched.last_epoch == 0 and sched.base_lrs == [0.1]
+    np.testing.assert_array_equal(fresh.params["weight"].array, model.params["weight"].array)
+
+    saved, restored = torch_style_optimizer_state(), fresh_opt.loaded
+    assert restored["param_groups"] == saved["param_groups"]
+    assert isinstance(restored["param_groups"][0]["betas"], tuple)
+    assert list(restored["state"]) == [0, 1]  # int keys come back as ints
+    for idx, entry in saved["state"].items():
+        for name, value in entry.items():
+            got = restored["state"][idx][name]
+            assert type(got) is type(value), name
+            if isinstance(value, (np.ndarray, np.generic)):
+                assert got.dtype == value.dtype
+                np.testing.assert_array_equal(got, value)
+            else:
+                assert got == value
+
+
+def train_epochs(model, opt, sched, loader, epochs):
+    for _ in range(epochs):
+        for x, y in loader:
+            loss = ((model(x) - y) ** 2).mean()
+            loss.backward()
+            opt.step()
+        sched.last_epoch += 1
+
+
+def make_run(seed):
+    lamina.manual_seed(seed)
+    model = TinyModel(seed=seed)
+    data = lamina.data.TensorDataset(lamina.randn(20, 2), lamina.randn(20, 3))
+    loader = lamina.data.DataLoader(data, batch_size=6, shuffle=True)
+    return model, TinyMomentum(model.params.values()), TinyScheduler(), loader
+
+
+def test_resume_from_checkpoint_continues_bit_for_bit(tmp_path):
+    model, opt, sched, loader = make_run(7)
+    train_epochs(model, opt, sched, loader, 4)
+    straight = {k: v.array.copy() for k, v in model.state_dict().items()}
+
+    model, opt, sched, loader = make_run(7)
+    train_epochs(model, opt, sched, loader, 2)
+    save_checkpoint(tmp_path / "half.ckpt", model=model, optimizer=opt, scheduler=sched, epoch=2)
+
+    resumed, resumed_opt, resumed_sched, _ = make_run(123)  # different weights, state and RNG stream
+    out = load_checkpoint(tmp_path / "half.ckpt", model=resumed, optimizer=resumed_opt, scheduler=resumed_sched)
+    assert out["epoch"] == 2 and resumed_sched.last_epoch == 2
+    assert isinstance(resumed_opt.state[0]["step"], np.int64)
+    train_epochs(resumed, resumed_opt, resumed_sched, loader, 2)
+    for key, value in resumed.state_dict().items():
+        assert value.array.tobytes() == straight[key].tobytes()
+
+
+def test_checkpoint_mismatch_changes_nothing(tmp_path):
+    path = tmp_path / "run.ckpt"
+    model = TinyModel(out=3)
+    opt = RecordingOptimizer(model.params.values(), torch_style_optimizer_state())
+    save_checkpoint(path, model=model, optimizer=opt)
+
+    wide = TinyModel(out=4, seed=9)
+    before = wide.params["weight"].array.copy()
+    lamina.manual_seed(5)
+    rng_before = lamina.get_rng_state()
+    with pytest.raises(ValueError, match=r"run\.ckpt: key 'weight' has shape \(3, 2\) but the model expects \(4, 2\)"):
+        load_checkpoint(path, model=wide, optimizer=RecordingOptimizer(wide.params.values()))
+    np.testing.assert_array_equal(wide.params["weight"].array, before)
+    assert lamina.get_rng_state() == rng_before
+
+    other = TinyModel(seed=3)
+    w_before = other.params["weight"].array.copy()
+    one_param_opt = RecordingOptimizer([other.params["weight"]])
+    with pytest.raises(ValueError, match=r"run\.ckpt: optimizer state does not fit the optimizer: group 0 has 2 "
+                                         r"parameters but the optimizer's has 1"):
+        load_checkpoint(path, model=other, optimizer=one_param_opt)
+    assert one_param_opt.loaded is None
+    np.testing.assert_array_equal(other.params["weight"].array, w_before)
+
+    swapped = RecordingOptimizer([other.params["bias"], other.params["weight"]])
+    with pytest.raises(ValueError, match=r"state 'exp_avg' of parameter 0 has shape \(3, 2\) but the parameter has "
+                                         r"shape \(3,\)"):
+        load_checkpoint(path, model=other, optimizer=swapped)
+    with pytest.raises(ValueError, match=r"run\.ckpt: the checkpoint holds no scheduler state"):
+        load_checkpoint(path, model=other, scheduler=TinyScheduler())
+    np.testing.assert_array_equal(other.params["weight"].array, w_before)
+
+
+def write_raw(path, tensors, **metadata):
+    safetensors.numpy.save_file(tensors, str(path), metadata={"format": "lamina.checkpoint", **metadata})
+
+
+def test_corrupt_or_foreign_checkpoint_metadata(tmp_path):
+    save({"w": np.zeros(2, np.float32)}, tmp_path / "weights.safetensors")
+    with pytest.raises(ValueError, match=r"weights\.safetensors: not a lamina checkpoint"):
+        load_checkpoint(tmp_path / "weights.safetensors", model=TinyModel())
+
+    sections = {name: "null" for name in ("optimizer", "scheduler", "epoch", "history", "extra")}
+    write_raw(tmp_path / "a.ckpt", {"x": np.zeros(1)}, model="{not json", rng="null", **sections)
+    with pytest.raises(ValueError, match=r"a\.ckpt: corrupt checkpoint metadata: JSONDecodeError"):
+        load_checkpoint(tmp_path / "a.ckpt")
+    ref = json.dumps({"weight": {"__tensor__": "model/weight", "as": "Tensor"}})
+    write_raw(tmp_path / "b.ckpt", {"x": np.zeros(1)}, model=ref, rng="null", **sections)
+    with pytest.raises(ValueError, match=r"b\.ckpt: corrupt checkpoint metadata: KeyError 'model/weight'"):
+        load_checkpoint(tmp_path / "b.ckpt")
+    write_raw(tmp_path / "c.ckpt", {"x": np.zeros(1)}, model="{}", **sections)
+    with pytest.raises(ValueError, match=r"c\.ckpt: corrupt checkpoint metadata: KeyError 'rng'"):
+        load_checkpoint(tmp_path / "c.ckpt")
+    write_raw(tmp_path / "d.ckpt", {"x": np.zeros(1)}, model="{}", rng='{"bit_generator": "PCG64", "state": 5}',
+              **sections)
+    lamina.manual_seed(1)
+    state = lamina.get_rng_state()
+    with pytest.raises(ValueError, match=r"d\.ckpt: invalid RNG state"):
+        load_checkpoint(tmp_path / "d.ckpt")
+    assert lamina.get_rng_state() == state
+    assert load_checkpoint(tmp_path / "d.ckpt", restore_rng=False)["model"] == {}
+
+
+def test_checkpoint_rejects_unstorable_values(tmp_path):
+    with pytest.raises(TypeError, match=r"cannot store 'extra/when', a object"):
+        save_checkpoint(tmp_path / "x.ckpt", model={}, extra={"when": object()})
+    with pytest.raises(TypeError, match="must have a state_dict"):
+        save_checkpoint(tmp_path / "x.ckpt", model=[1, 2])
+    assert list(tmp_path.iterdir()) == []
