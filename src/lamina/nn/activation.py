@@ -130,4 +130,4 @@ class Softplus(Module):
         return F.softplus(input, self.beta, self.threshold)
 
     def extra_repr(self) -> str:
-        return f"beta={float(self.beta)}, threshold={float(self.threshold)}"
+        return f"beta={self.beta}, threshold={self.threshold}"
