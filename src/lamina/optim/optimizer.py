@@ -34,7 +34,7 @@ class Optimizer:
                 f"{self._name}: params should be an iterable of Parameters or dicts, got a single Tensor; "
                 "wrap it in a list: [param]"
             )
-        groups = list(params)
+        groups = list(params) if not isinstance(params, (set, frozenset)) else [{"params": params}]
         if not groups:
             raise ValueError(f"{self._name} got an empty parameter list")
         if not isinstance(groups[0], dict):

@@ -1,0 +1,257 @@
+"""Learning-rate schedulers reproduce torch.optim.lr_scheduler's sequences exactly (same float recurrences)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from lamina.nn.parameter import Parameter
+from lamina.optim import SGD, Adagrad, Adam, lr_scheduler
+
+torch = pytest.importorskip("torch")
+
+LRS = (0.1, 0.03)  # two parameter groups with different learning rates
+
+
+def optimizers(kind="sgd", **kw):
+    """The same two-group optimizer in lamina and in torch (parameters never receive gradients here)."""
+    ours_cls, torch_cls = {"sgd": (SGD, torch.optim.SGD), "adam": (Adam, torch.optim.Adam)}[kind]
+    ours = ours_cls([{"params": [Parameter(np.zeros(2, np.float32))], "lr": lr} for lr in LRS], **kw)
+    theirs = torch_cls([{"params": [torch.zeros(2, requires_grad=True)], "lr": lr} for lr in LRS], **kw)
+    return ours, theirs
+
+
+def lr_sequences(ours, theirs, steps, metrics=None):
+    """Step optimizer then scheduler ``steps`` times; return both lists of per-step learning rates."""
+    seq_ours, seq_theirs = [ours.get_last_lr()], [theirs.get_last_lr()]
+    for i in range(steps):
+        ours.optimizer.step()
+        theirs.optimizer.step()
+        if metrics is None:
+            ours.step()
+            theirs.step()
+        else:
+            ours.step(metrics[i])
+            theirs.step(metrics[i])
+        seq_ours.append(ours.get_last_lr())
+        seq_theirs.append(theirs.get_last_lr())
+        assert [g["lr"] for g in ours.optimizer.param_groups] == seq_ours[-1]
+    return seq_ours, seq_theirs
+
+
+SCHEDULES = {
+    "StepLR": (dict(step_size=3, gamma=0.5), 20),
+    "MultiStepLR": (dict(milestones=[2, 5, 5, 9], gamma=0.3), 15),
+    "ExponentialLR": (dict(gamma=0.9), 25),
+    "CosineAnnealingLR": (dict(T_max=10, eta_min=0.001), 47),  # more than two periods: past T_max it rises again
+    "CosineAnnealingLR ": (dict(T_max=7), 30),
+    "LinearLR": (dict(), 10),
+    "LinearLR ": (dict(start_factor=0.5, end_factor=0.1, total_iters=4), 10),
+}
+
+
+@pytest.mark.parametrize("name", SCHEDULES)
+def test_schedule_matches_torch_exactly(name):
+    kw, steps = SCHEDULES[name]
+    opt, topt = optimizers()
+    ours = getattr(lr_scheduler, name.strip())(opt, **kw)
+    theirs = getattr(torch.optim.lr_scheduler, name.strip())(topt, **kw)
+    seq_ours, seq_theirs = lr_sequences(ours, theirs, steps)
+    assert seq_ours == seq_theirs
+    assert [g["initial_lr"] for g in opt.param_groups] == list(LRS)
+    assert ours.base_lrs == list(LRS) and ours.last_epoch == steps
+
+
+def test_step_lr_worked_example():
+    opt, _ = optimizers()
+    sched = lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+    seq = [sched.get_last_lr()[0]]
+    for _ in range(5):
+        opt.step()
+        sched.step()
+        seq.append(sched.get_last_lr()[0])
+    assert seq == [0.1, 0.1, 0.05, 0.05, 0.025, 0.025]
+
+
+def test_cosine_annealing_follows_the_closed_form():
+    opt, _ = optimizers()
+    sched = lr_scheduler.CosineAnnealingLR(opt, T_max=8, eta_min=0.01)
+    for t in range(1, 30):
+        opt.step()
+        sched.step()
+        expected = 0.01 + (0.1 - 0.01) * (1 + np.cos(np.pi * t / 8)) / 2
+        assert sched.get_last_lr()[0] == pytest.approx(expected, rel=1e-9, abs=1e-12)
+
+
+ONE_CYCLE = {
+    "sgd_momentum": ("sgd", dict(momentum=0.9), dict(max_lr=[0.5, 0.2], total_steps=20)),
+    "adam_beta1": ("adam", dict(), dict(max_lr=0.01, total_steps=25, pct_start=0.4)),
+    "linear_three_phase": ("sgd", dict(momentum=0.9), dict(max_lr=0.3, total_steps=30, anneal_strategy="linear",
+                                                           three_phase=True, div_factor=10.0)),
+    "epochs_steps": ("adam", dict(), dict(max_lr=0.01, epochs=3, steps_per_epoch=7, base_momentum=0.8,
+                                          max_momentum=0.9, final_div_factor=100.0)),
+    "no_momentum_cycle": ("sgd", dict(), dict(max_lr=0.2, total_steps=12, cycle_momentum=False)),
+}
+
+
+@pytest.mark.parametrize("name", ONE_CYCLE)
+def test_one_cycle_matches_torch_exactly(name):
+    kind, opt_kw, kw = ONE_CYCLE[name]
+    opt, topt = optimizers(kind, **opt_kw)
+    ours = lr_scheduler.OneCycleLR(opt, **kw)
+    theirs = torch.optim.lr_scheduler.OneCycleLR(topt, **kw)
+    key = "betas" if kind == "adam" else "momentum"
+    momenta = [[g[key] for g in opt.param_groups]], [[g[key] for g in topt.param_groups]]
+    total = ours.total_steps
+    seq_ours, seq_theirs = [ours.get_last_lr()], [theirs.get_last_lr()]
+    for _ in range(total - 1):  # the schedule has total_steps values, one per optimizer step
+        for sched, opt_, seq, mom in ((ours, opt, seq_ours, momenta[0]), (theirs, topt, seq_theirs, momenta[1])):
+            opt_.step()
+            sched.step()
+            seq.append(sched.get_last_lr())
+            mom.append([g[key] for g in opt_.param_groups])
+    assert seq_ours == seq_theirs
+    assert momenta[0] == [[tuple(m) if key == "betas" else m for m in row] for row in momenta[1]]
+    peak = max(s[0] for s in seq_ours)
+    max_lr = kw["max_lr"][0] if isinstance(kw["max_lr"], list) else kw["max_lr"]
+    assert peak == pytest.approx(max_lr, rel=0.05)
+
+
+def test_one_cycle_raises_past_total_steps_as_torch():
+    opt, topt = optimizers()
+    ours = lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=5)
+    theirs = torch.optim.lr_scheduler.OneCycleLR(topt, max_lr=0.1, total_steps=5)
+    for _ in range(5):  # stepping up to total_steps is allowed ...
+        opt.step()
+        topt.step()
+        ours.step()
+        theirs.step()
+    assert ours.get_last_lr() == theirs.get_last_lr()
+    with pytest.raises(ValueError, match="total_steps=5"):  # ... one more is not
+        ours.step()
+    with pytest.raises(ValueError):
+        theirs.step()
+
+
+def test_one_cycle_bad_arguments():
+    opt, _ = optimizers()
+    with pytest.raises(ValueError, match="total_steps or both epochs"):
+        lr_scheduler.OneCycleLR(opt, max_lr=0.1)
+    with pytest.raises(ValueError, match="positive integer total_steps"):
+        lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=0)
+    with pytest.raises(ValueError, match="anneal_strategy"):
+        lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=10, anneal_strategy="exp")
+    with pytest.raises(ValueError, match="pct_start"):
+        lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=10, pct_start=1.5)
+    with pytest.raises(ValueError, match="max_lr has 3 values but the optimizer has 2"):
+        lr_scheduler.OneCycleLR(opt, max_lr=[0.1, 0.2, 0.3], total_steps=10)
+    adagrad = Adagrad([Parameter(np.zeros(2, np.float32))])
+    with pytest.raises(ValueError, match="Adagrad has neither"):
+        lr_scheduler.OneCycleLR(adagrad, max_lr=0.1, total_steps=10)
+
+
+METRICS = [1.0, 0.9, 0.95, 0.95, 0.96, 0.97, 0.89, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.88, 0.9, 0.9, 0.9, 0.9, 0.9,
+           0.9, 0.9, 0.9, 0.9, 0.9, 0.9]
+PLATEAU = {
+    "min_rel": dict(patience=2),
+    "min_abs_cooldown": dict(patience=1, threshold=0.05, threshold_mode="abs", cooldown=2, factor=0.5),
+    "min_lr_floor": dict(patience=0, factor=0.2, min_lr=0.002),
+    "min_lr_per_group": dict(patience=1, factor=0.5, min_lr=[0.05, 0.0], cooldown=1),
+    "max_mode": dict(mode="max", patience=2, factor=0.5),
+    "max_abs": dict(mode="max", patience=1, threshold=0.02, threshold_mode="abs"),
+    "eps_stops_tiny_changes": dict(patience=0, factor=0.5, eps=0.02),
+}
+
+
+@pytest.mark.parametrize("name", PLATEAU)
+def test_reduce_on_plateau_matches_torch_exactly(name):
+    kw = PLATEAU[name]
+    opt, topt = optimizers()
+    ours = lr_scheduler.ReduceLROnPlateau(opt, **kw)
+    theirs = torch.optim.lr_scheduler.ReduceLROnPlateau(topt, **kw)
+    seq_ours, seq_theirs = lr_sequences(ours, theirs, len(METRICS), metrics=METRICS)
+    assert seq_ours == seq_theirs
+    assert len({tuple(s) for s in seq_ours}) > 1, "the lr never changed: the scripted metrics test nothing"
+    assert (ours.best, ours.num_bad_epochs, ours.cooldown_counter) == (theirs.best, theirs.num_bad_epochs,
+                                                                         theirs.cooldown_counter)
+
+
+def test_reduce_on_plateau_accepts_a_tensor_metric_and_checks_arguments():
+    import lamina
+
+    opt, _ = optimizers()
+    sched = lr_scheduler.ReduceLROnPlateau(opt, patience=0)
+    sched.step(lamina.tensor(1.0))
+    sched.step(lamina.tensor(2.0))
+    assert sched.get_last_lr() == pytest.approx([0.01, 0.003])
+    with pytest.raises(ValueError, match="factor"):
+        lr_scheduler.ReduceLROnPlateau(opt, factor=1.5)
+    with pytest.raises(ValueError, match="mode"):
+        lr_scheduler.ReduceLROnPlateau(opt, mode="lowest")
+    with pytest.raises(ValueError, match="min_lr has 3 values"):
+        lr_scheduler.ReduceLROnPlateau(opt, min_lr=[0, 0, 0])
+    with pytest.raises(TypeError, match="is not an Optimizer"):
+        lr_scheduler.StepLR(object(), step_size=2)
+
+
+CHAINED = {
+    "sgd_step_lr": (lambda p: SGD(p, lr=0.1, momentum=0.9), lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9),
+                    "StepLR", dict(step_size=10, gamma=0.5)),
+    "adam_cosine": (lambda p: Adam(p, lr=0.02), lambda p: torch.optim.Adam(p, lr=0.02),
+                    "CosineAnnealingLR", dict(T_max=15, eta_min=1e-4)),
+    "adam_one_cycle": (lambda p: Adam(p, lr=0.02), lambda p: torch.optim.Adam(p, lr=0.02),
+                       "OneCycleLR", dict(max_lr=0.05, total_steps=40)),
+    "sgd_one_cycle": (lambda p: SGD(p, lr=0.1, momentum=0.9, nesterov=True),
+                      lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True),
+                      "OneCycleLR", dict(max_lr=0.3, total_steps=40)),
+    "sgd_linear": (lambda p: SGD(p, lr=0.2), lambda p: torch.optim.SGD(p, lr=0.2), "LinearLR", dict(total_iters=10)),
+}
+
+
+@pytest.mark.parametrize("name", CHAINED)
+def test_scheduled_training_matches_torch(name, make_twin):
+    make_ours, make_torch, sched_name, kw = CHAINED[name]
+    twin = make_twin()
+    opt, topt = make_ours(twin.params), make_torch(twin.torch_params())
+    sched = getattr(lr_scheduler, sched_name)(opt, **kw)
+    tsched = getattr(torch.optim.lr_scheduler, sched_name)(topt, **kw)
+    for _ in range(40):
+        for o, s, loss_fn in ((opt, sched, twin.loss), (topt, tsched, twin.torch_loss)):
+            o.zero_grad()
+            loss_fn().backward()
+            o.step()
+            s.step()
+        assert sched.get_last_lr() == tsched.get_last_lr()
+    for a, b in zip(twin.arrays(), twin.torch_arrays()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["StepLR", "MultiStepLR", "CosineAnnealingLR", "OneCycleLR", "ReduceLROnPlateau"])
+def test_scheduler_state_dict_round_trip_through_json(name):
+    """Save after 6 steps, restore into a fresh scheduler (through JSON), and the next 10 lrs are identical."""
+    kw = {"StepLR": dict(step_size=3), "MultiStepLR": dict(milestones=[4, 8, 8]), "CosineAnnealingLR": dict(T_max=5),
+          "OneCycleLR": dict(max_lr=0.5, total_steps=20), "ReduceLROnPlateau": dict(patience=1, cooldown=1)}[name]
+    metrics = [1.0, 0.9, 0.9, 0.9, 0.8, 0.8, 0.8, 0.8, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7]
+
+    def make():
+        opt, _ = optimizers("sgd", momentum=0.9)
+        return opt, getattr(lr_scheduler, name)(opt, **kw)
+
+    def advance(opt, sched, steps, start):
+        out = []
+        for i in range(start, start + steps):
+            opt.step()
+            sched.step(metrics[i]) if name == "ReduceLROnPlateau" else sched.step()
+            out.append((sched.get_last_lr(), [g.get("momentum") for g in opt.param_groups]))
+        return out
+
+    opt, sched = make()
+    advance(opt, sched, 6, 0)
+    saved_opt = json.loads(json.dumps(opt.state_dict()))
+    saved_sched = json.loads(json.dumps(sched.state_dict()))
+    expected = advance(opt, sched, 10, 6)
+
+    opt2, sched2 = make()  # build the scheduler first, then load both, as torch recommends
+    opt2.load_state_dict(saved_opt)
+    sched2.load_state_dict(saved_sched)
+    assert advance(opt2, sched2, 10, 6) == expected
