@@ -223,7 +223,9 @@ class LearningRateScheduler(Callback):
     def on_epoch_end(self, epoch, logs):
         if not self.is_scheduler:
             return
-        if type(self.schedule).__name__ == "ReduceLROnPlateau":
+        from lamina.optim.lr_scheduler import ReduceLROnPlateau
+
+        if isinstance(self.schedule, ReduceLROnPlateau):
             monitor = self.monitor if self.monitor in logs else "loss"
             self.schedule.step(logs[monitor])
         else:

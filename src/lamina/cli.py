@@ -185,7 +185,7 @@ def _test_metrics(model, config, X_test, y_test_raw) -> dict:
     pred = _outputs_to_predictions(predict(model, X_test).array, config)
     if config["task"] == "classification":
         y = np.asarray(y_test_raw, dtype=np.int64)
-        return {"accuracy": float(np.mean(pred == y)), "f1_macro": float(metrics.f1_score(pred, y, average="macro"))}
+        return {"accuracy": float(np.mean(pred == y)), "f1_macro": float(metrics.f1(y, pred, average="macro"))}
     y = np.asarray(y_test_raw, dtype=np.float64)
     err = pred - y
     return {"r2": float(1 - np.sum(err**2) / np.sum((y - y.mean()) ** 2)), "mse": float(np.mean(err**2)),
@@ -233,8 +233,7 @@ def load_run(run):
     if not weights.is_file():
         raise CLIError(f"{path} has no trained weights: model.safetensors is missing")
     try:
-        state = load(weights)
-        model.load_state_dict(state)
+        load(weights, model)
     except Exception as err:  # a corrupt or foreign file can fail in many ways; all mean the same to the user
         raise CLIError(f"cannot load weights {weights}: {_message(err)}") from None
     return config, model
@@ -484,7 +483,7 @@ def cmd_plot(args) -> int:
     if config["task"] == "classification":
         X_test, y_test = _reload_test_data(config)
         pred = predict(model, X_test).array.argmax(1)
-        cm = metrics.confusion_matrix(pred, np.asarray(y_test, dtype=np.int64), num_classes=config["n_outputs"])
+        cm = metrics.confusion_matrix(np.asarray(y_test, dtype=np.int64), pred, num_classes=config["n_outputs"])
         written.append(plot.plot_confusion_matrix(cm, run / "confusion_matrix.png", config.get("class_names")))
         if config["n_features"] == 2:
             written.append(plot.plot_decision_boundary(model, X_test, y_test, run / "decision_boundary.png"))

@@ -118,7 +118,7 @@ def _features(x):
 def _targets(y, loss):
     """A Tensor of targets: integer labels become int64, or float32 for losses that want real-valued targets."""
     arr = y.array if isinstance(y, Tensor) else np.asarray(y)
-    wants_float = type(loss).__name__ in _FLOAT_TARGET_LOSSES
+    wants_float = any(k.__name__ in _FLOAT_TARGET_LOSSES for k in type(loss).__mro__)
     if arr.dtype.kind in "iub":
         arr = arr.astype(np.float32 if wants_float else np.int64, copy=False)
     elif arr.dtype == np.float64:
@@ -324,7 +324,8 @@ class _CtrlC:
 
 
 def _format_logs(logs: dict) -> str:
-    return ", ".join(f"{k}={v:.4g}" for k, v in logs.items() if k != "epoch_time")
+    shown = [f"{k}={v:.4g}" for k, v in logs.items() if k not in ("epoch_time", "lr", "samples_per_sec")]
+    return ", ".join(shown + [f"{logs['samples_per_sec']:.0f} samples/s"])
 
 
 def fit(model, train, *, loss, optimizer, epochs: int, val=None, metrics=(), callbacks=(), scheduler=None,
@@ -466,7 +467,9 @@ def fit(model, train, *, loss, optimizer, epochs: int, val=None, metrics=(), cal
 
 
 def _step_scheduler(scheduler, logs: dict) -> None:
-    if type(scheduler).__name__ == "ReduceLROnPlateau":
+    from lamina.optim.lr_scheduler import ReduceLROnPlateau
+
+    if isinstance(scheduler, ReduceLROnPlateau):
         scheduler.step(logs.get("val_loss", logs["loss"]))
     else:
         scheduler.step()
