@@ -255,3 +255,38 @@ def test_scheduler_state_dict_round_trip_through_json(name):
     opt2.load_state_dict(saved_opt)
     sched2.load_state_dict(saved_sched)
     assert advance(opt2, sched2, 10, 6) == expected
+
+
+def test_two_schedulers_on_one_optimizer_compose_as_torch():
+    """The recursive forms make schedulers chainable: both multiply the current lr (torch's docs example)."""
+    opt, topt = optimizers()
+    ours = [lr_scheduler.ExponentialLR(opt, gamma=0.9), lr_scheduler.MultiStepLR(opt, milestones=[3, 6], gamma=0.1)]
+    theirs = [torch.optim.lr_scheduler.ExponentialLR(topt, gamma=0.9),
+              torch.optim.lr_scheduler.MultiStepLR(topt, milestones=[3, 6], gamma=0.1)]
+    for _ in range(10):
+        opt.step()
+        topt.step()
+        for s in ours + theirs:
+            s.step()
+        assert [g["lr"] for g in opt.param_groups] == [g["lr"] for g in topt.param_groups]
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.1 * 0.9**10 * 0.01)
+
+
+@pytest.mark.parametrize("name, kw", [("StepLR", dict(step_size=3)), ("CosineAnnealingLR", dict(T_max=6)),
+                                      ("ExponentialLR", dict(gamma=0.8)), ("LinearLR", dict(total_iters=8))])
+def test_resuming_with_last_epoch_matches_torch(name, kw):
+    opt, topt = optimizers()
+    for groups in (opt.param_groups, topt.param_groups):
+        for g in groups:
+            g["initial_lr"] = g["lr"]
+            g["lr"] = g["lr"] / 2
+    ours = getattr(lr_scheduler, name)(opt, last_epoch=4, **kw)
+    theirs = getattr(torch.optim.lr_scheduler, name)(topt, last_epoch=4, **kw)
+    seq_ours, seq_theirs = lr_sequences(ours, theirs, 12)
+    assert seq_ours == seq_theirs and ours.last_epoch == 4 + 1 + 12  # the constructor steps once too
+
+
+def test_resuming_without_initial_lr_is_refused():
+    opt, _ = optimizers()
+    with pytest.raises(KeyError, match=r"'initial_lr' is not specified in param_groups\[0\]"):
+        lr_scheduler.StepLR(opt, step_size=2, last_epoch=3)

@@ -241,3 +241,23 @@ def test_a_custom_optimizer_only_writes_update():
     np.testing.assert_array_equal(p.array, [-0.5, 0.5, 0.0])
     with pytest.raises(NotImplementedError, match="_update"):
         Optimizer([p], {}).step()
+
+
+def test_trains_an_nn_module_from_parameters_and_named_parameters():
+    import lamina
+    from lamina import nn
+
+    lamina.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1))
+    x = lamina.randn(32, 4)
+    y = (x * lamina.tensor([1.0, -2.0, 0.5, 0.0])).sum(dim=1, keepdim=True)
+    for opt in (Adam(model.parameters(), lr=0.02), SGD(model.named_parameters(), lr=0.05, momentum=0.9)):
+        losses = []
+        for _ in range(60):
+            opt.zero_grad()
+            loss = nn.MSELoss()(model(x), y)
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        assert losses[-1] < 0.5 * losses[0]
+    assert opt.state_dict()["param_groups"][0]["param_names"] == ["0.weight", "0.bias", "2.weight", "2.bias"]
