@@ -95,7 +95,7 @@ class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience`` epochs.
 
     With ``restore_best_weights=True`` the model gets back the weights of its best epoch when it stops
-    early (the best weights live in memory only: they are not part of fit's checkpoint).
+    early (as Keras: a run that ends without stopping early keeps its last weights).
     """
 
     def __init__(self, monitor: str = "val_loss", patience: int = 5, min_delta: float = 0.0, mode: str = "auto",
@@ -135,10 +135,18 @@ class EarlyStopping(Callback):
                 self.state.model.load_state_dict(self.best_weights)
 
     def state_dict(self):
-        return {"best": self.tracker.best, "wait": self.wait, "best_epoch": self.best_epoch}
+        state = {"best": self.tracker.best, "wait": self.wait, "best_epoch": self.best_epoch}
+        if self.best_weights is not None:
+            state["best_weights"] = {k: v.array for k, v in self.best_weights.items()}
+        return state
 
     def load_state_dict(self, state):
+        from lamina.tensor import Tensor
+
         self.tracker.best, self.wait, self.best_epoch = state["best"], state["wait"], state["best_epoch"]
+        weights = state.get("best_weights")
+        self.best_weights = None if weights is None else {
+            k: Tensor._make(np.asarray(v), False, None) for k, v in weights.items()}
 
 
 def _copy_weights(model) -> dict:
