@@ -39,7 +39,7 @@ _MARKERS = {"__tensor__", "__scalar__", "__tuple__", "__items__"}
 # ---------------------------------------------------------------------------------------------------------------
 # files
 # ---------------------------------------------------------------------------------------------------------------
-def _write_atomic(path, data: bytes) -> None:
+def write_atomic(path, data: bytes) -> None:
     """Write data to path so that readers see either the old file or the complete new one."""
     path = Path(path)
     if not path.parent.is_dir():
@@ -112,7 +112,7 @@ def save(state_dict, path, metadata: dict[str, str] | None = None) -> None:
     for key in state:
         if not isinstance(key, str):
             raise TypeError(f"save: state_dict keys must be str, got {key!r}")
-    _write_atomic(path, _serialize({key: _array(key, value) for key, value in state.items()}, metadata))
+    write_atomic(path, _serialize({key: _array(key, value) for key, value in state.items()}, metadata))
 
 
 def load(path, model=None, *, strict: bool = True) -> OrderedDict:
@@ -211,7 +211,7 @@ def save_checkpoint(path, *, model, optimizer=None, scheduler=None, epoch: int |
     tensors, metadata = {}, {"format": CHECKPOINT_FORMAT, "version": "1"}
     for name, value in sections.items():
         metadata[name] = json.dumps(_encode(value, name, tensors))
-    _write_atomic(path, _serialize(tensors, metadata))
+    write_atomic(path, _serialize(tensors, metadata))
 
 
 def load_checkpoint(path, *, model=None, optimizer=None, scheduler=None, restore_rng: bool = True) -> dict:
