@@ -201,14 +201,14 @@ def test_bad_params_are_refused_clearly():
 
 
 BAD_HYPERPARAMETERS = [
-    (SGD, dict(lr=-0.1), "learning rate"),
+    (SGD, dict(lr=-0.1), r"SGD: invalid lr=-0.1; it must be >= 0"),
     (SGD, dict(lr=0.1, momentum=-0.5), "momentum"),
     (SGD, dict(lr=0.1, weight_decay=-1), "weight_decay"),
     (SGD, dict(lr=0.1, nesterov=True), "nesterov"),
     (SGD, dict(lr=0.1, momentum=0.9, dampening=0.1, nesterov=True), "dampening = 0"),
-    (Adam, dict(lr=-1e-3), "learning rate"),
-    (Adam, dict(betas=(1.0, 0.999)), "beta parameter at index 0"),
-    (Adam, dict(betas=(0.9, -0.1)), "beta parameter at index 1"),
+    (Adam, dict(lr=-1e-3), "invalid lr"),
+    (Adam, dict(betas=(1.0, 0.999)), r"invalid betas\[0\]=1.0; it must be in \[0.0, 1.0\)"),
+    (Adam, dict(betas=(0.9, -0.1)), r"betas\[1\]"),
     (Adam, dict(betas=(0.9,)), "pair"),
     (Adam, dict(eps=-1e-8), "eps"),
     (AdamW, dict(weight_decay=-0.01), "AdamW: invalid weight_decay"),
@@ -224,6 +224,13 @@ BAD_HYPERPARAMETERS = [
 def test_bad_hyperparameters_raise_clear_errors(cls, kw, message):
     with pytest.raises(ValueError, match=message):
         cls([Parameter(np.zeros(2, np.float32))], **kw)
+
+
+def test_non_numeric_hyperparameters_raise_type_errors():
+    with pytest.raises(TypeError, match="SGD: lr must be a number, got '0.1'"):
+        SGD([Parameter(np.zeros(2, np.float32))], lr="0.1")
+    with pytest.raises(TypeError, match=r"Adam: betas\[1\] must be a number"):
+        Adam([Parameter(np.zeros(2, np.float32))], betas=(0.9, None))
 
 
 def test_a_custom_optimizer_only_writes_update():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lamina.optim.optimizer import Optimizer, require
+from lamina.optim.optimizer import Optimizer, check_range
 
 
 class Adagrad(Optimizer):
@@ -12,12 +12,9 @@ class Adagrad(Optimizer):
 
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10, *,
                  maximize=False):
-        require(lr >= 0, f"Adagrad: invalid learning rate lr={lr}; it must be >= 0")
-        require(lr_decay >= 0, f"Adagrad: invalid lr_decay={lr_decay}; it must be >= 0")
-        require(weight_decay >= 0, f"Adagrad: invalid weight_decay={weight_decay}; it must be >= 0")
-        require(initial_accumulator_value >= 0,
-                f"Adagrad: invalid initial_accumulator_value={initial_accumulator_value}; it must be >= 0")
-        require(eps >= 0, f"Adagrad: invalid eps={eps}; it must be >= 0")
+        for name, value in (("lr", lr), ("lr_decay", lr_decay), ("weight_decay", weight_decay),
+                            ("initial_accumulator_value", initial_accumulator_value), ("eps", eps)):
+            check_range("Adagrad", name, value)
         defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
                         initial_accumulator_value=initial_accumulator_value, maximize=maximize)
         super().__init__(params, defaults)

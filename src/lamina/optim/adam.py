@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from lamina.optim.optimizer import Optimizer, require
+from lamina.optim.optimizer import Optimizer, check_range
 
 
 class Adam(Optimizer):
@@ -19,12 +19,12 @@ class Adam(Optimizer):
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
                  maximize=False, decoupled_weight_decay=False):
         name = type(self).__name__
-        require(lr >= 0, f"{name}: invalid learning rate lr={lr}; it must be >= 0")
-        require(eps >= 0, f"{name}: invalid eps={eps}; it must be >= 0")
-        require(len(betas) == 2, f"{name}: betas must be a pair (beta1, beta2), got {betas!r}")
+        for option, value in (("lr", lr), ("eps", eps), ("weight_decay", weight_decay)):
+            check_range(name, option, value)
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ValueError(f"{name}: betas must be a pair (beta1, beta2), got {betas!r}")
         for i, beta in enumerate(betas):
-            require(0 <= beta < 1, f"{name}: invalid beta parameter at index {i}: {beta}; it must be in [0, 1)")
-        require(weight_decay >= 0, f"{name}: invalid weight_decay={weight_decay}; it must be >= 0")
+            check_range(name, f"betas[{i}]", beta, 0.0, 1.0)
         defaults = dict(lr=lr, betas=tuple(float(b) for b in betas), eps=eps, weight_decay=weight_decay,
                         amsgrad=amsgrad, maximize=maximize, decoupled_weight_decay=decoupled_weight_decay)
         super().__init__(params, defaults)

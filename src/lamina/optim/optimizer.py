@@ -8,6 +8,7 @@ as safetensors + JSON; ``state_dict()`` uses torch's layout with parameters repl
 from __future__ import annotations
 
 import copy
+import numbers
 from collections import defaultdict
 
 import numpy as np
@@ -15,10 +16,13 @@ import numpy as np
 from lamina.tensor import Tensor, enable_grad
 
 
-def require(ok: bool, message: str) -> None:
-    """Raise ValueError(message) unless ok (hyperparameter validation)."""
-    if not ok:
-        raise ValueError(message)
+def check_range(owner: str, name: str, value, low: float = 0.0, high: float | None = None) -> None:
+    """Hyperparameter validation: ``value`` must be a number with low <= value (< high when given)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{owner}: {name} must be a number, got {value!r}")
+    if value < low or (high is not None and value >= high):
+        bound = f">= {low}" if high is None else f"in [{low}, {high})"
+        raise ValueError(f"{owner}: invalid {name}={value}; it must be {bound}")
 
 
 class Optimizer:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lamina.optim.optimizer import Optimizer, require
+from lamina.optim.optimizer import Optimizer, check_range
 
 
 class RMSprop(Optimizer):
@@ -12,11 +12,9 @@ class RMSprop(Optimizer):
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False, *,
                  maximize=False):
-        require(lr >= 0, f"RMSprop: invalid learning rate lr={lr}; it must be >= 0")
-        require(alpha >= 0, f"RMSprop: invalid alpha={alpha}; it must be >= 0")
-        require(eps >= 0, f"RMSprop: invalid eps={eps}; it must be >= 0")
-        require(momentum >= 0, f"RMSprop: invalid momentum={momentum}; it must be >= 0")
-        require(weight_decay >= 0, f"RMSprop: invalid weight_decay={weight_decay}; it must be >= 0")
+        for name, value in (("lr", lr), ("alpha", alpha), ("eps", eps), ("momentum", momentum),
+                            ("weight_decay", weight_decay)):
+            check_range("RMSprop", name, value)
         defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
                         centered=centered, maximize=maximize)
         super().__init__(params, defaults)

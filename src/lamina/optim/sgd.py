@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lamina.optim.optimizer import Optimizer, require
+from lamina.optim.optimizer import Optimizer, check_range
 
 
 class SGD(Optimizer):
@@ -12,12 +12,11 @@ class SGD(Optimizer):
 
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
                  maximize=False):
-        require(lr >= 0, f"SGD: invalid learning rate lr={lr}; it must be >= 0")
-        require(momentum >= 0, f"SGD: invalid momentum={momentum}; it must be >= 0")
-        require(weight_decay >= 0, f"SGD: invalid weight_decay={weight_decay}; it must be >= 0")
-        require(not nesterov or (momentum > 0 and dampening == 0),
-                f"SGD: nesterov=True needs momentum > 0 and dampening = 0 (got momentum={momentum}, "
-                f"dampening={dampening})")
+        for name, value in (("lr", lr), ("momentum", momentum), ("weight_decay", weight_decay)):
+            check_range("SGD", name, value)
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError(f"SGD: nesterov=True needs momentum > 0 and dampening = 0 (got momentum={momentum}, "
+                             f"dampening={dampening})")
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
                         nesterov=nesterov, maximize=maximize)
         super().__init__(params, defaults)
