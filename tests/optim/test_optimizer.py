@@ -268,3 +268,27 @@ def test_trains_an_nn_module_from_parameters_and_named_parameters():
             losses.append(loss.item())
         assert losses[-1] < 0.5 * losses[0]
     assert opt.state_dict()["param_groups"][0]["param_names"] == ["0.weight", "0.bias", "2.weight", "2.bias"]
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_numpy_float64_hyperparameters_do_not_change_float32_math(name, make_twin):
+    """np.float64 options (e.g. from np.logspace) must not switch the update to float64 loops."""
+    results = []
+    for numpy_scalars in (False, True):
+        twin = make_twin()
+        opt = ALL[name](twin.params)
+        if numpy_scalars:
+            for group in opt.param_groups:
+                for key, value in group.items():
+                    if isinstance(value, float):
+                        group[key] = np.float64(value)
+                    elif key == "betas":
+                        group[key] = tuple(np.float64(b) for b in value)
+        for _ in range(5):
+            opt.zero_grad()
+            twin.loss().backward()
+            opt.step()
+        results.append(twin.arrays())
+    for a, b in zip(*results):
+        assert a.dtype == b.dtype == np.float32
+        np.testing.assert_array_equal(a, b)

@@ -32,7 +32,7 @@ class Adagrad(Optimizer):
         if not state:
             self._init_state(state, param, group)
         state["step"] += 1
-        lr_t = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
+        lr_t = float(group["lr"]) / (1 + (state["step"] - 1) * float(group["lr_decay"]))
         g = self._direction(param, grad, group["weight_decay"], group["maximize"])
         s = state["sum"]
         tmp = self._scratch(param)
@@ -40,7 +40,7 @@ class Adagrad(Optimizer):
         np.multiply(g, g, out=tmp)  # s ← s + g²
         s += tmp
         np.sqrt(s, out=tmp)
-        tmp += group["eps"]
+        tmp += float(group["eps"])
         np.divide(g, tmp, out=tmp)
         tmp *= lr_t
         param -= tmp

@@ -132,7 +132,7 @@ class Optimizer:
             return grad
         g = self._scratch(param, 1)
         if weight_decay:
-            np.multiply(param, weight_decay, out=g)
+            np.multiply(param, float(weight_decay), out=g)
             (np.subtract if maximize else np.add)(g, grad, out=g)
         else:
             np.negative(grad, out=g)

@@ -30,7 +30,7 @@ class RMSprop(Optimizer):
                 state["momentum_buffer"] = np.zeros_like(param)
             if group["centered"]:
                 state["grad_avg"] = np.zeros_like(param)
-        lr, alpha, momentum = group["lr"], group["alpha"], group["momentum"]
+        lr, alpha, momentum = float(group["lr"]), float(group["alpha"]), float(group["momentum"])
         state["step"] += 1
         g = self._direction(param, grad, group["weight_decay"], group["maximize"])
         v = state["square_avg"]
@@ -50,7 +50,7 @@ class RMSprop(Optimizer):
             np.sqrt(tmp, out=tmp)
         else:
             np.sqrt(v, out=tmp)
-        tmp += group["eps"]
+        tmp += float(group["eps"])
         np.divide(g, tmp, out=tmp)  # g/s
         if momentum > 0:
             buf = state["momentum_buffer"]

@@ -26,7 +26,7 @@ class SGD(Optimizer):
 
         With momentum μ = 0 this is plain gradient descent p ← p − η·g, and no state is kept.
         """
-        lr, momentum = group["lr"], group["momentum"]
+        lr, momentum, dampening = float(group["lr"]), float(group["momentum"]), float(group["dampening"])
         g = self._direction(param, grad, group["weight_decay"], group["maximize"])
         step = self._scratch(param)
         if momentum:
@@ -35,8 +35,8 @@ class SGD(Optimizer):
                 buf = state["momentum_buffer"] = np.array(g, copy=True)
             else:
                 buf *= momentum
-                if group["dampening"]:
-                    np.multiply(g, 1 - group["dampening"], out=step)
+                if dampening:
+                    np.multiply(g, 1 - dampening, out=step)
                     buf += step
                 else:
                     buf += g
