@@ -7,6 +7,7 @@ import os
 import shlex
 import sys
 import time
+import traceback
 
 from benchmarks.harness import REPO, WORKLOADS, Settings
 
@@ -54,21 +55,30 @@ def main(argv=None) -> str:
         reason = "JAX not installed" if not env["jax"] else "JAX skipped (--no-jax)"
         skipped += [(k, f"{reason}: no JAX peer.") for k in "abcd" if k in args.only]
 
-    comparisons = []
-    for name, module in [("MLP training and inference", mlp), ("XOR", xor), ("digits", digits),
-                         ("NumPy floor", floor), ("memory", memory)]:
+    comparisons, failed = [], False
+    for name, letters, module in [("MLP training and inference", "abd", mlp), ("XOR", "c", xor),
+                                  ("digits", "e", digits), ("NumPy floor", "f", floor), ("memory", "g", memory)]:
+        if not set(letters) & set(args.only):
+            continue
         start = time.perf_counter()
         kwargs = {"threads": threads} if module is memory else {}
-        found = module.run(settings, peers, args.only, **kwargs)
-        if found:
-            print(f"[benchmarks] {name}: {len(found)} comparison(s) in {time.perf_counter() - start:.1f} s",
-                  file=sys.stderr)
+        try:
+            found = module.run(settings, peers, args.only, **kwargs)
+        except Exception as err:  # noqa: BLE001 - report it, run the other workloads, then exit non-zero
+            failed = True
+            traceback.print_exc()
+            skipped += [(k, f"FAILED: {type(err).__name__}: {err}") for k in letters if k in args.only]
+            continue
+        print(f"[benchmarks] {name}: {len(found)} comparison(s) in {time.perf_counter() - start:.1f} s",
+              file=sys.stderr)
         comparisons += found
     env["load_average_end"] = ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
     command = " ".join(["python -m benchmarks", *map(shlex.quote, sys.argv[1:] if argv is None else argv)])
     report.write(args.out, command, settings, env, comparisons, skipped)
     print(f"[benchmarks] wrote {args.out}", file=sys.stderr)
+    if failed:
+        sys.exit(1)
     return args.out
 
 

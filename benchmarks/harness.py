@@ -107,6 +107,7 @@ def environment() -> dict:
         "cpu": _cpu_model(),
         "logical_cpus": os.cpu_count(),
         "load_average": ", ".join(f"{x:.2f}" for x in os.getloadavg()),
+        "load_1min_start": os.getloadavg()[0],
         "numpy_blas_threads": numpy_blas_threads(),
     }
     from threadpoolctl import threadpool_info
@@ -150,10 +151,11 @@ def interleave(sides: dict, steps: int, repeats: int, warmup: int) -> dict:
     """
     for run in sides.values():
         run(warmup)
+    gc.collect()
     seconds = {name: [] for name in sides}
     for _ in range(repeats):
         for name, run in sides.items():
-            gc.collect()
+            gc.collect(1)  # the young garbage of the previous side is not this side's to collect
             start = time.perf_counter()
             run(steps)
             seconds[name].append(time.perf_counter() - start)

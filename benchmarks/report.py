@@ -58,6 +58,11 @@ def markdown(command: str, settings, env: dict, comparisons: list, skipped: list
     if settings.quick:
         out += ["> **Tiny setting (`--quick`): this run only checks that the suite works. Its numbers are not "
                 "measurements.**", ""]
+    if env.get("load_1min_start", 0) > 0.5:
+        out += [f"> **The machine was busy when this run started** (1-minute load average "
+                f"{env['load_1min_start']:.2f} on {env['logical_cpus']} CPUs). Multi-threaded BLAS and OpenMP pools "
+                "slow down out of proportion when other processes compete for the cores, so these figures may not "
+                "represent an idle machine: rerun when it is idle, or compare with `--threads 1`.", ""]
     out += ["The machine may be shared and noisy (its speed can drift by 1.5x within minutes), so the figures "
             "that count are the **ratios**, each computed within one run from interleaved rounds (every side "
             "runs once per round, lamina first, the same number of steps on the same data): the ratio of the "
@@ -85,6 +90,9 @@ def markdown(command: str, settings, env: dict, comparisons: list, skipped: list
             out.append(f"| {c.key} | {c.title} | {peer} | {number(s['sides']['lamina']['median'])} {c.unit} "
                        f"| {number(s['sides'][peer]['median'])} {c.unit} | {r['of_medians']:.2f}x "
                        f"| {r['per_round_median']:.2f}x | {r['target'] or '—'} | {_verdict(r)} |")
+    failures = [f"{key}: {reason}" for key, reason in skipped if reason.startswith("FAILED")]
+    if failures:
+        out += ["", "**Workloads that failed to run:** " + "; ".join(failures)]
     out += ["", "Ratios: " + "; ".join(f"*{k}* = {v}" for k, v in
                                         [("throughputs", RATIO_MEANING["speedup"]),
                                          ("times to target", RATIO_MEANING["time speedup"]),
