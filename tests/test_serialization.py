@@ -397,3 +397,88 @@ def test_checkpoint_rejects_unstorable_values(tmp_path):
     with pytest.raises(TypeError, match="must have a state_dict"):
         save_checkpoint(tmp_path / "x.ckpt", model=[1, 2])
     assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# with the real lamina.nn and lamina.optim
+# ---------------------------------------------------------------------------------------------------------------
+def real_run(seed):
+    from lamina import nn, optim
+
+    lamina.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Dropout(0.2), nn.BatchNorm1d(16), nn.Linear(16, 3))
+    optimizer = optim.Adam(model.parameters(), lr=0.01, weight_decay=1e-3, amsgrad=True)
+    scheduler = optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)
+    data_rng = np.random.default_rng(0)
+    data = lamina.data.TensorDataset(data_rng.normal(size=(40, 4)).astype(np.float32), data_rng.integers(0, 3, 40))
+    loader = lamina.data.DataLoader(data, batch_size=8, shuffle=True)
+    return model, optimizer, scheduler, loader
+
+
+def real_epochs(model, optimizer, scheduler, loader, epochs):
+    from lamina import nn
+
+    loss_fn = nn.CrossEntropyLoss()
+    model.train()
+    for _ in range(epochs):
+        for x, y in loader:
+            optimizer.zero_grad()
+            loss_fn(model(x), y).backward()
+            optimizer.step()
+        scheduler.step()
+
+
+def test_real_model_optimizer_scheduler_resume_bit_for_bit(tmp_path):
+    pytest.importorskip("lamina.optim.adam")
+    model, optimizer, scheduler, loader = real_run(3)
+    real_epochs(model, optimizer, scheduler, loader, 4)
+    straight = {k: v.array.copy() for k, v in model.state_dict().items()}
+    straight_opt = optimizer.state_dict()
+
+    model, optimizer, scheduler, loader = real_run(3)
+    real_epochs(model, optimizer, scheduler, loader, 2)
+    save_checkpoint(tmp_path / "run.ckpt", model=model, optimizer=optimizer, scheduler=scheduler, epoch=2,
+                    history={"loss": [1.0, 0.5]})
+    assert "optimizer/state/0/exp_avg" in load(tmp_path / "run.ckpt")
+    assert "model/0.weight" in load(tmp_path / "run.ckpt") and "model/3.running_mean" in load(tmp_path / "run.ckpt")
+
+    model, optimizer, scheduler, loader = real_run(99)  # fresh objects, another RNG stream
+    info = load_checkpoint(tmp_path / "run.ckpt", model=model, optimizer=optimizer, scheduler=scheduler)
+    assert info["epoch"] == 2 and info["history"] == {"loss": [1.0, 0.5]}
+    real_epochs(model, optimizer, scheduler, loader, 2)
+    for key, value in model.state_dict().items():
+        assert value.array.tobytes() == straight[key].tobytes(), key
+    resumed_opt = optimizer.state_dict()
+    assert resumed_opt["param_groups"] == straight_opt["param_groups"]
+    for idx, entry in straight_opt["state"].items():
+        for name, value in entry.items():
+            assert np.asarray(resumed_opt["state"][idx][name]).tobytes() == np.asarray(value).tobytes()
+
+
+def test_real_model_weights_round_trip_with_torch(tmp_path):
+    torch = pytest.importorskip("torch")
+    from safetensors.torch import load_file, save_file
+
+    from lamina import nn
+
+    torch.manual_seed(0)
+    reference = torch.nn.Sequential(torch.nn.Linear(5, 7), torch.nn.ReLU(), torch.nn.Linear(7, 2))
+    save_file(reference.state_dict(), tmp_path / "torch.safetensors")
+    ours = nn.Sequential(nn.Linear(5, 7), nn.ReLU(), nn.Linear(7, 2))
+    load(tmp_path / "torch.safetensors", ours)
+    x = np.random.default_rng(1).normal(size=(4, 5)).astype(np.float32)
+    np.testing.assert_allclose(ours(lamina.tensor(x)).detach().numpy(), reference(torch.tensor(x)).detach().numpy(),
+                               rtol=1e-5, atol=1e-6)
+
+    save(ours, tmp_path / "lamina.safetensors")
+    back = torch.nn.Sequential(torch.nn.Linear(5, 7), torch.nn.ReLU(), torch.nn.Linear(7, 2))
+    back.load_state_dict(load_file(tmp_path / "lamina.safetensors"))
+    for key, value in reference.state_dict().items():
+        assert torch.equal(back.state_dict()[key], value)
+
+    wider = nn.Sequential(nn.Linear(5, 9), nn.ReLU(), nn.Linear(9, 2))
+    before = wider[0].weight.detach().numpy().copy()
+    with pytest.raises(ValueError, match=r"torch\.safetensors: key '0\.weight' has shape \(7, 5\) but the model "
+                                         r"expects \(9, 5\)"):
+        load(tmp_path / "torch.safetensors", wider)
+    np.testing.assert_array_equal(wider[0].weight.detach().numpy(), before)
