@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lamina.factories import from_numpy
 from lamina.serialization import write_atomic
 from lamina.tensor import Tensor
 
@@ -120,7 +121,7 @@ def _load(dataset: str, root, train: bool, download: bool, verify: bool) -> tupl
     if labels.size and labels.max() >= n_classes:
         raise ValueError(f"{labels_path}: label {labels.max()} is out of range 0..{n_classes - 1}")
     x = images.astype(np.float32) / np.float32(255)
-    return Tensor._make(x, False, None), Tensor._make(labels.astype(np.int64), False, None)
+    return from_numpy(x), from_numpy(labels.astype(np.int64))
 
 
 def mnist(root, train: bool = True, download: bool = True, verify: bool = True) -> tuple[Tensor, Tensor]:

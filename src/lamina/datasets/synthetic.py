@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from lamina.factories import from_numpy
 from lamina.tensor import Tensor
-
-
-def _tensors(x: np.ndarray, y: np.ndarray) -> tuple[Tensor, Tensor]:
-    return Tensor._make(x, False, None), Tensor._make(y, False, None)
 
 
 def xor() -> tuple[Tensor, Tensor]:
     """The XOR truth table: X (4, 2) float32 holds (0,0), (0,1), (1,0), (1,1); y (4,) int64 is x1 XOR x2.
     No straight line separates the two classes, so a model needs a hidden layer."""
     x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
-    return _tensors(x, np.array([0, 1, 1, 0], dtype=np.int64))
+    return from_numpy(x), from_numpy(np.array([0, 1, 1, 0], dtype=np.int64))
 
 
 def spirals(n_per_class: int = 100, n_classes: int = 3, noise: float = 0.2, seed: int = 0) -> tuple[Tensor, Tensor]:
@@ -33,7 +30,7 @@ def spirals(n_per_class: int = 100, n_classes: int = 3, noise: float = 0.2, seed
     arm = np.arange(n_classes)[:, None]
     angle = 4 * radius + 2 * np.pi * arm / n_classes + noise * rng.standard_normal((n_classes, n_per_class))
     x = np.stack([radius * np.sin(angle), radius * np.cos(angle)], axis=-1).reshape(-1, 2)
-    return _tensors(x.astype(np.float32), np.repeat(np.arange(n_classes, dtype=np.int64), n_per_class))
+    return from_numpy(x.astype(np.float32)), from_numpy(np.repeat(np.arange(n_classes, dtype=np.int64), n_per_class))
 
 
 HOUSE_SLOPE, HOUSE_THRESHOLD, HOUSE_NOISE = 1.5, 0.8, 0.1
@@ -52,4 +49,4 @@ def house_prices(n: int = 200, seed: int = 0) -> tuple[Tensor, Tensor]:
     rng = np.random.default_rng(seed)
     size = rng.uniform(0.2, 3.0, size=(n, 1))
     price = np.maximum(0.0, HOUSE_SLOPE * (size - HOUSE_THRESHOLD) + HOUSE_NOISE * rng.standard_normal((n, 1)))
-    return _tensors(size.astype(np.float32), price.astype(np.float32))
+    return from_numpy(size.astype(np.float32)), from_numpy(price.astype(np.float32))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lamina.factories import from_numpy
 from lamina.tensor import Tensor
 
 CLASSIFICATION, REGRESSION = "classification", "regression"
@@ -60,14 +61,11 @@ def make_split(name, x, y, task, feature_names, target_names, test_size=0.2, see
         y_train, y_test = (np.asarray(v, dtype=np.float32).reshape(-1, 1) for v in (y_train, y_test))
     x_train, x_test = (np.asarray(v, dtype=np.float32) for v in (x_train, x_test))
     return DatasetSplit(
-        name=name, X_train=_tensor(x_train), X_test=_tensor(x_test), y_train=_tensor(y_train), y_test=_tensor(y_test),
+        name=name, X_train=from_numpy(x_train), X_test=from_numpy(x_test), y_train=from_numpy(y_train),
+        y_test=from_numpy(y_test),
         task=task, n_features=x_train.shape[1], n_classes=len(target_names) if task == CLASSIFICATION else None,
         feature_names=tuple(str(f) for f in feature_names), target_names=tuple(str(t) for t in target_names),
         scaler=scaler)
-
-
-def _tensor(array: np.ndarray) -> Tensor:
-    return Tensor._make(np.ascontiguousarray(array), False, None)
 
 
 SKLEARN_LOADERS = {"digits": "load_digits", "breast_cancer": "load_breast_cancer", "iris": "load_iris",
