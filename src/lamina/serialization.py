@@ -62,19 +62,20 @@ def write_atomic(path, data: bytes) -> None:
             os.close(fd)
 
 
-def _read(path) -> tuple[dict, dict]:
-    """(arrays by name, metadata) of a safetensors file; a clear ValueError naming the file if it is not one."""
+def _read(path, arrays: bool = True) -> tuple[dict, dict]:
+    """(arrays by name, metadata) of a safetensors file; a clear ValueError naming the file if it is not one.
+    With arrays=False only the header is read."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     try:
         with safe_open(str(path), framework="np") as f:
             metadata = f.metadata() or {}
-            arrays = {key: f.get_tensor(key) for key in f.keys()}
+            tensors = {key: f.get_tensor(key) for key in f.keys()} if arrays else {}
     except (SafetensorError, TypeError) as err:
         raise ValueError(f"{path}: not a readable safetensors file (truncated, corrupt or another format): "
                          f"{err}") from None
-    return arrays, metadata
+    return tensors, metadata
 
 
 def _state_of(obj, what: str) -> Mapping:
@@ -134,10 +135,10 @@ def load(path, model=None, *, strict: bool = True) -> OrderedDict:
 
 def load_metadata(path) -> dict[str, str]:
     """The str -> str metadata stored in a safetensors file's header."""
-    return _read(path)[1]
+    return _read(path, arrays=False)[1]
 
 
-def _check_state(path, state: Mapping, expected: Mapping, strict: bool = True, owner: str = "the model") -> None:
+def _check_state(path, state: Mapping, expected: Mapping, strict: bool = True) -> None:
     """Raise one ValueError naming the file and every missing/unexpected key and shape mismatch."""
     problems = []
     if strict:
@@ -148,7 +149,7 @@ def _check_state(path, state: Mapping, expected: Mapping, strict: bool = True, o
                 problems.append(f"{label} keys {shown}")
     for key, target in expected.items():
         if key in state and tuple(state[key].shape) != tuple(target.shape):
-            problems.append(f"key {key!r} has shape {tuple(state[key].shape)} but {owner} expects "
+            problems.append(f"key {key!r} has shape {tuple(state[key].shape)} but the model expects "
                             f"{tuple(target.shape)}")
     if problems:
         raise ValueError(f"{path}: " + "; ".join(problems))
