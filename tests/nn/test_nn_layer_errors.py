@@ -2,6 +2,7 @@
 
 import re
 
+import numpy as np
 import pytest
 
 import lamina
@@ -44,6 +45,15 @@ def test_nested_layers_are_named_by_their_path():
 def test_direct_call_gives_the_layer_description_only():
     assert message(nn.Linear(784, 128), lamina.randn(32, 64)) == f"{LINEAR}: {EXPECTED}"
     assert message(nn.Linear(784, 128), lamina.tensor(1.0)).endswith("got shape ()")
+
+
+def test_wrong_dtype_is_named():
+    model = nn.Sequential(nn.Linear(3, 2))
+    x = lamina.tensor(np.zeros((4, 3)))  # NumPy's float64 kept as is
+    assert message(model, x) == (
+        "model.0 (Linear(in_features=3, out_features=2, bias=True)): expected input of dtype float32 (the layer's), "
+        "got float64; convert the input (x.to(lamina.float32)) or the model (model.to(lamina.float64))")
+    assert model.double()(x).dtype == np.float64
 
 
 def test_batchnorm_and_layernorm_are_named():

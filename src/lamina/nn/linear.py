@@ -38,6 +38,10 @@ class Linear(Module):
         if not shape or shape[-1] != self.in_features:
             raise LayerInputError(self, f"expected input with {self.in_features} features in the last dimension, "
                                         f"got shape {tuple(shape)}")
+        if input.dtype != self.weight.dtype:
+            w = self.weight.dtype
+            raise LayerInputError(self, f"expected input of dtype {w} (the layer's), got {input.dtype}; convert the "
+                                        f"input (x.to(lamina.{w})) or the model (model.to(lamina.{input.dtype}))")
         return linear(input, self.weight, self.bias)
 
     def extra_repr(self) -> str:
