@@ -92,14 +92,14 @@ class _Softplus(_unary.Softplus):
     """d/dz softplus = σ(βz), and exactly 1 where βz > threshold (the linear region), as PyTorch.
     Works around ops.unary.Softplus.backward, which uses σ(βz) in the linear region too (reported to the lead)."""
 
+    def forward(self, z, beta, threshold):
+        self.threshold = threshold
+        return super().forward(z, beta, threshold)
+
     def backward(self, g):
         (z,) = self.saved
         bz = z * self.beta
         return np.where(bz > self.threshold, g, g * _unary.sigmoid_array(bz))
-
-    def forward(self, z, beta, threshold):
-        self.threshold = threshold
-        return super().forward(z, beta, threshold)
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
