@@ -10,15 +10,17 @@ import math
 
 import numpy as np
 
-from lamina.optim.optimizer import Optimizer, check_range
+from lamina.optim import fused as _fused
+from lamina.optim.optimizer import Optimizer, check_fused, check_range
 
 
 class Adam(Optimizer):
     """``Adam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, maximize=False)``"""
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
-                 maximize=False, decoupled_weight_decay=False):
+                 maximize=False, decoupled_weight_decay=False, fused=None):
         name = type(self).__name__
+        check_fused(name, fused)
         for option, value in (("lr", lr), ("eps", eps), ("weight_decay", weight_decay)):
             check_range(name, option, value)
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
@@ -26,7 +28,8 @@ class Adam(Optimizer):
         for i, beta in enumerate(betas):
             check_range(name, f"betas[{i}]", beta, 0.0, 1.0)
         defaults = dict(lr=lr, betas=tuple(float(b) for b in betas), eps=eps, weight_decay=weight_decay,
-                        amsgrad=amsgrad, maximize=maximize, decoupled_weight_decay=decoupled_weight_decay)
+                        amsgrad=amsgrad, maximize=maximize, decoupled_weight_decay=decoupled_weight_decay,
+                        fused=fused)
         super().__init__(params, defaults)
 
     def _update(self, param, grad, state, group):
@@ -46,6 +49,11 @@ class Adam(Optimizer):
         state["step"] += 1
         t = state["step"]
         m, v = state["exp_avg"], state["exp_avg_sq"]
+        if group.get("fused") is not False and _fused.AVAILABLE and _fused.usable(param, grad):
+            vmax = state["max_exp_avg_sq"] if group["amsgrad"] else None
+            _fused.adam_step(param, grad, m, v, vmax, lr, beta1, beta2, eps, weight_decay, t,
+                             bool(group["decoupled_weight_decay"]), bool(group["maximize"]))
+            return
         if weight_decay and group["decoupled_weight_decay"]:
             param *= 1 - lr * weight_decay
             weight_decay = 0
@@ -75,9 +83,9 @@ class AdamW(Adam):
     """``AdamW(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, maximize=False)``"""
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *,
-                 maximize=False):
+                 maximize=False, fused=None):
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
-                         decoupled_weight_decay=True)
+                         decoupled_weight_decay=True, fused=fused)
 
     def load_state_dict(self, state_dict: dict) -> None:
         super().load_state_dict(state_dict)

@@ -25,6 +25,16 @@ def check_range(owner: str, name: str, value, low: float = 0.0, high: float | No
         raise ValueError(f"{owner}: invalid {name}={value}; it must be {bound}")
 
 
+def check_fused(owner: str, fused) -> None:
+    """``fused`` is None (use the one-pass kernels when numba is there), True (require them) or False."""
+    from lamina.optim import fused as _fused
+
+    if fused not in (None, True, False):
+        raise TypeError(f"{owner}: fused must be None, True or False, got {fused!r}")
+    if fused and not _fused.AVAILABLE:
+        raise RuntimeError(f"{owner}: fused=True needs numba (pip install numba); use fused=None or False")
+
+
 class Optimizer:
     """Base class: ``Optimizer(params, defaults)`` with params an iterable of Parameters or of dicts (groups)."""
 

@@ -4,21 +4,26 @@ from __future__ import annotations
 
 import numpy as np
 
-from lamina.optim.optimizer import Optimizer, check_range
+from lamina.optim import fused as _fused
+from lamina.optim.optimizer import Optimizer, check_fused, check_range
 
 
 class SGD(Optimizer):
-    """``SGD(params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, maximize=False)``"""
+    """``SGD(params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, maximize=False, fused=None)``
+
+    ``fused`` None or True runs the one-pass kernel of lamina.optim.fused on float32 arrays; False the NumPy code.
+    """
 
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
-                 maximize=False):
+                 maximize=False, fused=None):
+        check_fused("SGD", fused)
         for name, value in (("lr", lr), ("momentum", momentum), ("weight_decay", weight_decay)):
             check_range("SGD", name, value)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError(f"SGD: nesterov=True needs momentum > 0 and dampening = 0 (got momentum={momentum}, "
                              f"dampening={dampening})")
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-                        nesterov=nesterov, maximize=maximize)
+                        nesterov=nesterov, maximize=maximize, fused=fused)
         super().__init__(params, defaults)
 
     def _update(self, param, grad, state, group):
@@ -27,6 +32,14 @@ class SGD(Optimizer):
         With momentum μ = 0 this is plain gradient descent p ← p − η·g, and no state is kept.
         """
         lr, momentum, dampening = float(group["lr"]), float(group["momentum"]), float(group["dampening"])
+        if group.get("fused") is not False and _fused.AVAILABLE and _fused.usable(param, grad):
+            buf = state.get("momentum_buffer")
+            first = buf is None
+            if momentum and first:
+                buf = state["momentum_buffer"] = np.zeros_like(param)
+            _fused.sgd_step(param, grad, buf, lr, momentum, dampening,
+                            float(group["weight_decay"]), bool(group["nesterov"]), bool(group["maximize"]), first)
+            return
         g = self._direction(param, grad, group["weight_decay"], group["maximize"])
         step = self._scratch(param)
         if momentum:

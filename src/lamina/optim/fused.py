@@ -1,0 +1,123 @@
+"""Fused optimizer updates: one pass over memory per parameter instead of a dozen NumPy calls.
+
+The NumPy updates in sgd.py and adam.py are the readable reference. These numba kernels do the
+same float32 operations in the same order, element by element, so their results are identical
+(tests/optim/test_fused.py checks it bit for bit). Adam on a 536k-parameter MLP drops from ~12
+whole-array passes to one. Used for float32 C-contiguous arrays when numba is installed; pass
+``fused=False`` to an optimizer to run the NumPy reference instead.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+try:
+    import numba
+except ImportError:  # pragma: no cover - numba is a declared dependency; this keeps lamina importable without it
+    numba = None
+
+AVAILABLE = numba is not None
+
+
+def usable(*arrays) -> bool:
+    """The kernels take float32 C-contiguous arrays (lamina's default); anything else uses NumPy."""
+    for a in arrays:
+        if a is not None and (a.dtype != np.float32 or not a.flags.c_contiguous):
+            return False
+    return True
+
+
+def _jit(fn):
+    # error_model="numpy": no Python zero-division checks, which would stop the loops from vectorising
+    return numba.njit(error_model="numpy", cache=True)(fn) if AVAILABLE else fn
+
+
+# The loops below have no branches on the options: each option becomes a factor (±1, 0 or 1) that
+# leaves the result bit-identical (x·1 and x + 0 are exact), so LLVM can vectorise the loop; a
+# branch per element made the Adam kernel 8x slower.
+
+
+def sgd_step(param, grad, buf, lr, momentum, dampening, weight_decay, nesterov, maximize, first):
+    """SGD for one parameter (buf: its momentum buffer, zero-filled before the first step)."""
+    sign = -1.0 if maximize else 1.0
+    if momentum == 0:
+        _sgd_kernel(param, grad, lr, sign, weight_decay)
+    else:
+        mu, keep = (0.0, 1.0) if first else (momentum, 1 - dampening)  # b = g at the first step
+        lookahead, carry = (momentum, 1.0) if nesterov else (1.0, 0.0)
+        _sgd_momentum_kernel(param, grad, buf, lr, sign, weight_decay, mu, keep, lookahead, carry)
+
+
+@_jit
+def _sgd_kernel(param, grad, lr, sign, weight_decay):
+    """g ← ±∇ + λp;  p ← p − η·g"""
+    p, gr = param.reshape(param.size), grad.reshape(grad.size)
+    lr, sign, wd = np.float32(lr), np.float32(sign), np.float32(weight_decay)
+    for i in range(p.size):
+        g = gr[i] * sign + p[i] * wd
+        p[i] -= g * lr
+
+
+@_jit
+def _sgd_momentum_kernel(param, grad, buf, lr, sign, weight_decay, mu, keep, lookahead, carry):
+    """g ← ±∇ + λp;  b ← μb + (1−τ)g;  d = μb + g (Nesterov) or b;  p ← p − η·d"""
+    p, gr, b = param.reshape(param.size), grad.reshape(grad.size), buf.reshape(buf.size)
+    lr, sign, wd = np.float32(lr), np.float32(sign), np.float32(weight_decay)
+    mu, keep, lookahead, carry = np.float32(mu), np.float32(keep), np.float32(lookahead), np.float32(carry)
+    for i in range(p.size):
+        g = gr[i] * sign + p[i] * wd
+        bi = b[i] * mu + g * keep
+        b[i] = bi
+        p[i] -= (bi * lookahead + g * carry) * lr
+
+
+def adam_step(param, grad, m, v, vmax, lr, beta1, beta2, eps, weight_decay, step, decoupled, maximize):
+    """Adam/AdamW for one parameter (vmax: amsgrad's running maximum, or None); scalars as the reference."""
+    sqrt_b2 = math.sqrt(1 - beta2**step)
+    shrink, l2 = (1 - lr * weight_decay, 0.0) if decoupled else (1.0, weight_decay)
+    scalars = (beta1, 1 - beta1, beta2, 1 - beta2, eps * sqrt_b2, lr / (1 - beta1**step) * sqrt_b2,
+               shrink, l2, -1.0 if maximize else 1.0)
+    if vmax is None:
+        _adam_kernel(param, grad, m, v, *scalars)
+    else:
+        _amsgrad_kernel(param, grad, m, v, vmax, *scalars)
+
+
+@_jit
+def _adam_kernel(param, grad, m, v, beta1, one_m_beta1, beta2, one_m_beta2, eps_c, step_c, shrink, l2, sign):
+    """p ← s·p;  g ← ±∇ + λp;  m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²;  p ← p − c·m/(√v + ε′)"""
+    p, gr, m1, v1 = param.reshape(param.size), grad.reshape(grad.size), m.reshape(m.size), v.reshape(v.size)
+    b1, c1, b2, c2 = np.float32(beta1), np.float32(one_m_beta1), np.float32(beta2), np.float32(one_m_beta2)
+    eps_c, step_c, shrink, l2, sign = (np.float32(eps_c), np.float32(step_c), np.float32(shrink), np.float32(l2),
+                                       np.float32(sign))
+    for i in range(p.size):
+        pi = p[i] * shrink
+        g = gr[i] * sign + pi * l2
+        mi = m1[i] * b1 + g * c1
+        vi = v1[i] * b2 + (g * c2) * g
+        m1[i] = mi
+        v1[i] = vi
+        p[i] = pi - (mi / (np.sqrt(vi) + eps_c)) * step_c
+
+
+@_jit
+def _amsgrad_kernel(param, grad, m, v, vmax, beta1, one_m_beta1, beta2, one_m_beta2, eps_c, step_c, shrink, l2,
+                    sign):
+    """as _adam_kernel, normalising by the running maximum of v"""
+    p, gr, m1, v1 = param.reshape(param.size), grad.reshape(grad.size), m.reshape(m.size), v.reshape(v.size)
+    vm = vmax.reshape(vmax.size)
+    b1, c1, b2, c2 = np.float32(beta1), np.float32(one_m_beta1), np.float32(beta2), np.float32(one_m_beta2)
+    eps_c, step_c, shrink, l2, sign = (np.float32(eps_c), np.float32(step_c), np.float32(shrink), np.float32(l2),
+                                       np.float32(sign))
+    for i in range(p.size):
+        pi = p[i] * shrink
+        g = gr[i] * sign + pi * l2
+        mi = m1[i] * b1 + g * c1
+        vi = v1[i] * b2 + (g * c2) * g
+        m1[i] = mi
+        v1[i] = vi
+        vi = max(vm[i], vi)
+        vm[i] = vi
+        p[i] = pi - (mi / (np.sqrt(vi) + eps_c)) * step_c
