@@ -48,9 +48,9 @@ def matmul(a, b) -> Tensor:
 
 
 def _check_dtypes(op, *tensors):
-    dtypes = {t.dtype for t in tensors if t is not None}
-    if len(dtypes) > 1:
-        names = " and ".join(sorted(str(d) for d in dtypes))
+    first = tensors[0].dtype
+    if any(t is not None and t.dtype != first for t in tensors[1:]):
+        names = " and ".join(sorted({str(t.dtype) for t in tensors if t is not None}))
         raise TypeError(f"{op}: expected tensors of one dtype, got {names}; convert with .float() or .double()")
 
 
@@ -74,15 +74,16 @@ class Linear(Function):
             if self.needs[1]:
                 gw = np.matmul(g2.T, x.reshape(-1, x.shape[-1]))
             if self.has_bias and self.needs[2]:
-                gb = g2.sum(axis=0)
+                gb = np.add.reduce(g2, axis=0)
         return gx, gw, gb
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    if x.ndim == 0 or x.shape[-1] != weight.shape[-1]:
+    if not x.shape or x.shape[-1] != weight.shape[-1]:
         raise ValueError(
             f"linear: input of shape {x.shape} does not fit weight of shape {weight.shape} "
             f"(expected last dim {weight.shape[-1]})"
         )
-    _check_dtypes("linear", x, weight, bias)
+    if x.dtype is not weight.dtype or (bias is not None and bias.dtype is not weight.dtype):
+        _check_dtypes("linear", x, weight, bias)
     return Linear.apply(x, weight, bias)
