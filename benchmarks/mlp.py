@@ -6,7 +6,7 @@ import numpy as np
 
 from benchmarks import data
 from benchmarks.harness import Comparison, Settings, Target, interleave
-from benchmarks.nets import INFERENCE, MLP, TRAINERS
+from benchmarks.nets import INFERENCE, JAX_NOTE, MLP, PEER_NOTE, TRAINERS
 
 TRAIN_TARGETS = {128: 1.3, 32: 1.2, 1024: 1.1}
 
@@ -32,7 +32,8 @@ def train(settings: Settings, peers: list, batch: int, key: str) -> Comparison:
         values=values, targets={"torch": Target(">=", TRAIN_TARGETS[batch])},
         notes=[_data_note(settings, x, batch),
                f"{steps} training steps per side per round, after {settings.warmup(steps)} warm-up steps.",
-               f"Cross-entropy of the last batch after all steps (same trajectory check): {losses}."])
+               f"Cross-entropy of the last batch after all steps (same trajectory check): {losses}.",
+               PEER_NOTE, *([JAX_NOTE] if "jax" in peers else [])])
 
 
 def inference(settings: Settings, peers: list, batch: int = 1024) -> Comparison:
@@ -57,7 +58,9 @@ def inference(settings: Settings, peers: list, batch: int = 1024) -> Comparison:
         values=values, targets={"torch": Target(">=", 1.2)},
         notes=[_data_note(settings, x, batch) + " The same initial weights are the model's weights.",
                f"{steps} forward passes per side per round, after {settings.warmup(steps)} warm-up passes.",
-               "Largest |logit difference| from lamina's on the first batch: " + ", ".join(agree) + "."])
+               "Largest |logit difference| from lamina's on the first batch: " + ", ".join(agree) + ".",
+               *(["JAX: jax.jit of the forward pass, block_until_ready at the end of each round."]
+                 if "jax" in peers else [])])
 
 
 def run(settings: Settings, peers: list, only: str) -> list:

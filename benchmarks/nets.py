@@ -272,5 +272,10 @@ class JaxInference:
         return np.asarray(self.out)
 
 
+JAX_NOTE = ("JAX: one jax.jit of the whole step (forward, jax.value_and_grad, the optimizer update written in "
+            "jax.numpy), the batches placed on the device beforehand, block_until_ready at the end of each round.")
+PEER_NOTE = ("lamina: the public API (model(x), loss_fn(out, y), zero_grad(), backward(), step()); PyTorch: the same "
+             "eager code with torch.nn and torch.optim defaults.")
+
 TRAINERS = {"lamina": LaminaTrainer, "torch": TorchTrainer, "jax": JaxTrainer}
 INFERENCE = {"lamina": LaminaInference, "torch": TorchInference, "jax": JaxInference}

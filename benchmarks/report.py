@@ -74,7 +74,7 @@ def markdown(command: str, settings, env: dict, comparisons: list, skipped: list
             ("PyTorch", env["torch"]), ("scikit-learn", env["sklearn"]),
             ("JAX", env["jax"] or "JAX not installed (the JAX peer is skipped)"),
             ("Threads", f"NumPy's BLAS {env['numpy_blas_threads']}; torch {env.get('torch_threads', '—')} (set "
-                        f"to NumPy's); JAX/XLA {env.get('jax_threads', '—')}"),
+                        f"to NumPy's); JAX: {env.get('jax_threads', '—')}"),
             ("Thread pools loaded", "; ".join(env["thread_pools"])),
             ("Load average (1, 5, 15 min)", f"{env['load_average']} at start, {env.get('load_average_end', '?')} "
                                             "at end"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from benchmarks import data
 from benchmarks.harness import Comparison, Settings, Target, interleave
-from benchmarks.nets import TRAINERS, XOR
+from benchmarks.nets import JAX_NOTE, PEER_NOTE, TRAINERS, XOR
 
 
 def run(settings: Settings, peers: list, only: str = "c") -> list:
@@ -22,4 +22,5 @@ def run(settings: Settings, peers: list, only: str = "c") -> list:
         values=values, targets={"torch": Target(">=", 5.0)},
         notes=["The four XOR points are the one batch; same initial weights for every side.",
                f"{steps} training steps per side per round, after {settings.warmup(steps)} warm-up steps.",
-               f"BCE after all steps (same trajectory check): {losses}."])]
+               f"BCE after all steps (same trajectory check): {losses}.",
+               PEER_NOTE, *([JAX_NOTE] if "jax" in peers else [])])]
