@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime
 import gc
-import math
 import os
 import platform
 import statistics
@@ -214,8 +213,4 @@ class Comparison:
                                    "target": str(target) if target else None,
                                    "pass": target.check(of_medians) if target else None}
         return out
-
-
-def finite_positive(x) -> bool:
-    return isinstance(x, (int, float)) and math.isfinite(x) and x > 0
 

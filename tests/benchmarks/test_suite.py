@@ -150,3 +150,12 @@ def test_command_line_validation():
         parse_args(["--only", "z"])
     with pytest.raises(SystemExit):
         parse_args(["--repeats", "0"])
+
+
+def test_profile_prints_both_tables():
+    from benchmarks.profile import profile
+
+    text = profile("c", steps=5, top=5)
+    assert "top 5 functions by cumulative time" in text and "Ordered by: cumulative time" in text
+    assert "top 5 functions by own (total) time" in text and "Ordered by: internal time" in text
+    assert "lamina/tensor.py" in text  # paths shown relative to the repository, so the engine's files are named
