@@ -176,3 +176,9 @@ def test_gradcheck_passes_and_reports_the_worst_element():
 
     with pytest.raises(GradcheckError, match="disagrees at index"):
         gradcheck(lambda t: WrongSquare.apply(t), [x])
+
+
+def test_gradcheck_perturbs_non_contiguous_inputs():
+    x = lamina.tensor(np.arange(6.0).reshape(2, 3).T.copy(order="F") + 1, requires_grad=True)
+    assert not x.array.flags.c_contiguous
+    assert gradcheck(lambda t: (t * t).sum(dim=0), [x])

@@ -35,7 +35,7 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
     naming the input, the worst element, and both values.
     """
     inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
-    xs = [Tensor(np.array(t.array, dtype=np.float64), requires_grad=t.requires_grad)
+    xs = [Tensor(np.array(t.array, dtype=np.float64, order="C"), requires_grad=t.requires_grad)
           if isinstance(t, Tensor) and t.dtype.kind == "f" else t for t in inputs]
     checked = [i for i, t in enumerate(xs) if isinstance(t, Tensor) and t.requires_grad]
     if not checked:

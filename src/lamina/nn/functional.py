@@ -88,23 +88,9 @@ def silu(input: Tensor, inplace: bool = False) -> Tensor:
     return _unary.SiLU.apply(input)
 
 
-class _Softplus(_unary.Softplus):
-    """d/dz softplus = σ(βz), and exactly 1 where βz > threshold (the linear region), as PyTorch.
-    Works around ops.unary.Softplus.backward, which uses σ(βz) in the linear region too (reported to the lead)."""
-
-    def forward(self, z, beta, threshold):
-        self.threshold = threshold
-        return super().forward(z, beta, threshold)
-
-    def backward(self, g):
-        (z,) = self.saved
-        bz = z * self.beta
-        return np.where(bz > self.threshold, g, g * _unary.sigmoid_array(bz))
-
-
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """(1/β)·log(1 + e^(βx)), linear where βx > threshold."""
-    return _Softplus.apply(input, beta, threshold)
+    return _unary.Softplus.apply(input, beta, threshold)
 
 
 # -- regularisation and normalisation -----------------------------------------------------------

@@ -195,18 +195,19 @@ class SiLU(Function):
 
 
 class Softplus(Function):
-    """d/dz (1/β)·ln(1 + e^(βz)) = σ(βz); linear above the threshold, as PyTorch"""
+    """d/dz (1/β)·ln(1 + e^(βz)) = σ(βz); where βz > threshold it is z itself, with derivative 1 (as PyTorch)"""
 
     def forward(self, z, beta, threshold):
         self.save(z)
-        self.beta = beta
+        self.beta, self.threshold = beta, threshold
         bz = z * beta
         soft = np.logaddexp(0, bz).astype(z.dtype, copy=False) / beta
         return np.where(bz > threshold, z, soft)
 
     def backward(self, g):
         (z,) = self.saved
-        return g * sigmoid_array(z * self.beta)
+        bz = z * self.beta
+        return np.where(bz > self.threshold, g, g * sigmoid_array(bz))
 
 
 _SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
