@@ -177,10 +177,6 @@ class Function:
             return Tensor._make(out, True, fn)
         return Tensor._make(out, False, None)
 
-    def release(self):
-        """Drop saved buffers after backward (a second backward then raises)."""
-        self.saved = None
-
     @property
     def name(self) -> str:
         return f"{type(self).__name__}Backward0"
@@ -242,7 +238,7 @@ def run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> 
                     else:
                         grads[producer] = prev + pg
             if not retain_graph:
-                fn.release()
+                fn.saved = None  # release the buffers (a second backward through fn then raises)
     owners = set()
     for leaf, g in leaf_grads.items():
         if g.dtype is not leaf.array.dtype:
@@ -438,7 +434,8 @@ class Tensor:
                     f"grad can be implicitly created only for scalar outputs; this tensor has shape "
                     f"{self.shape}. Reduce it to a scalar (e.g. .sum()) or pass gradient= of that shape."
                 )
-            grad = np.ones(self.array.shape, dtype=self.array.dtype)
+            grad = np.empty(self.array.shape, dtype=self.array.dtype)
+            grad.fill(1)
         else:
             grad = np.array(_arr(gradient), dtype=self.array.dtype)  # a copy: never alias user data
             if grad.shape != self.array.shape:

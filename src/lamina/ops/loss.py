@@ -80,9 +80,11 @@ class BinaryCrossEntropy(Function):
     dℓ/dx = w·(x − y)/max(x·(1 − x), 1e-12), dℓ/dy = w·(log(1 − x) − log x)"""
 
     def forward(self, x, y, weight, reduction):
-        with np.errstate(divide="ignore"):
-            log_x = np.maximum(np.log(x), -100)
-            log_1mx = np.maximum(np.log1p(-x), -100)
+        # log only where finite, into -100 elsewhere: the clamp without a divide-by-zero warning to silence
+        log_x = np.log(x, out=np.full_like(x, -100), where=x > 0)
+        log_1mx = np.log1p(-x, out=np.full_like(x, -100), where=x < 1)
+        np.maximum(log_x, -100, out=log_x)
+        np.maximum(log_1mx, -100, out=log_1mx)
         loss = -(y * log_x + (1 - y) * log_1mx)
         if weight is not None:
             loss = loss * weight
