@@ -34,16 +34,17 @@ OPTIMIZERS = ("sgd", "momentum", "adam", "adamw", "rmsprop", "adagrad")
 
 # Per-dataset defaults chosen so that `lamina train --data NAME` reaches a good result in well under a minute.
 DEFAULTS = {
-    "xor": {"hidden": (8,), "activation": "tanh", "epochs": 100, "lr": 0.05, "batch_size": 32},
+    "xor": {"hidden": (8,), "activation": "tanh", "epochs": 100, "lr": 0.05, "batch_size": 4},
     "spirals": {"hidden": (64, 64), "epochs": 200, "lr": 0.01, "batch_size": 32},
-    "house": {"hidden": (64, 32), "epochs": 60, "lr": 1e-3, "batch_size": 64},
-    "digits": {"hidden": (128, 64), "epochs": 40, "lr": 1e-3, "batch_size": 32},
-    "breast_cancer": {"hidden": (32,), "epochs": 40, "lr": 1e-3, "batch_size": 32},
+    "house": {"hidden": (16,), "epochs": 100, "lr": 0.01, "batch_size": 16},
+    "digits": {"hidden": (256,), "dropout": 0.2, "epochs": 30, "lr": 1e-3, "batch_size": 32},
+    "breast_cancer": {"hidden": (64,), "dropout": 0.5, "optimizer": "adamw", "weight_decay": 0.1, "epochs": 20,
+                      "lr": 1e-3, "batch_size": 32},
     "iris": {"hidden": (16,), "epochs": 100, "lr": 0.01, "batch_size": 16},
     "wine": {"hidden": (32,), "epochs": 60, "lr": 0.005, "batch_size": 16},
-    "diabetes": {"hidden": (32,), "epochs": 60, "lr": 1e-3, "batch_size": 32, "weight_decay": 1e-2},
+    "diabetes": {"hidden": (16,), "epochs": 100, "lr": 3e-3, "batch_size": 32, "weight_decay": 0.1},
     "mnist": {"hidden": (256, 128), "epochs": 10, "lr": 1e-3, "batch_size": 128},
-    "fashion_mnist": {"hidden": (256, 128), "epochs": 15, "lr": 1e-3, "batch_size": 128},
+    "fashion_mnist": {"hidden": (256, 128), "dropout": 0.2, "epochs": 15, "lr": 1e-3, "batch_size": 128},
 }
 GENERIC = {"hidden": (64, 32), "activation": "relu", "epochs": 50, "lr": 1e-3, "batch_size": 32, "weight_decay": 0.0,
            "optimizer": "adam", "dropout": 0.0}
@@ -57,56 +58,30 @@ class CLIError(Exception):
 # data
 # ---------------------------------------------------------------------------------------------------------------
 def _load_data(data: dict, seed: int) -> dict:
-    """Raw (unscaled) train/test split with task, class names and feature names, from a run's data spec."""
+    """The raw (unscaled) train/test split, task, class names and feature names described by a run's data spec."""
     from lamina import datasets
 
     test_size = data.get("test_size", 0.2)
-    if "csv" in data:
-        path = Path(data["csv"])
-        if not path.is_file():
-            raise CLIError(f"cannot read CSV file {path}: no such file")
-        try:
-            d = datasets.load_csv(path, data["target"], task=data.get("task"))
-        except (KeyError, ValueError) as err:
-            raise CLIError(f"{path}: {_message(err)}") from None
-        return _split(d, test_size, seed)
-    name = data["dataset"]
-    if name in ("mnist", "fashion_mnist"):
-        root = data.get("root") or os.environ.get("LAMINA_DATA") or "data"
-        try:
-            d = getattr(datasets, name)(root)
-        except FileNotFoundError as err:
-            raise CLIError(f"{name}: {_message(err)} (pass --root DIR with the IDX files)") from None
-        return _as_dict(d)
-    return _as_dict(datasets.load(name, test_size=test_size, seed=seed, scale=False))
-
-
-def _get(d, key, default=None):
-    return d.get(key, default) if isinstance(d, dict) else getattr(d, key, default)
-
-
-def _as_dict(d) -> dict:
-    out = {k: _get(d, k) for k in ("X_train", "X_test", "y_train", "y_test", "task", "class_names",
-                                   "feature_names")}
-    out = {k: (np.asarray(v.array if hasattr(v, "array") else v) if k.startswith(("X_", "y_")) else v)
-           for k, v in out.items()}
-    return out
-
-
-def _split(d, test_size, seed) -> dict:
-    """A train/test split of a whole dataset (X, y) read from CSV, stratified for classification."""
-    from sklearn.model_selection import train_test_split
-
-    X, y = np.asarray(_get(d, "X")), np.asarray(_get(d, "y"))
-    task = _get(d, "task")
-    stratify = y if task == "classification" and np.unique(y).size < len(y) // 2 else None
     try:
-        X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=test_size, random_state=seed,
-                                                            stratify=stratify)
-    except ValueError:
-        X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=test_size, random_state=seed)
-    return {"X_train": X_train, "X_test": X_test, "y_train": y_train, "y_test": y_test, "task": task,
-            "class_names": _get(d, "class_names"), "feature_names": _get(d, "feature_names")}
+        if "csv" in data:
+            path = Path(data["csv"])
+            if not path.is_file():
+                raise CLIError(f"cannot read CSV file {path}: no such file")
+            split = datasets.load_csv(path, data["target"], task=data.get("task"), test_size=test_size, seed=seed,
+                                      scale=False)
+        elif data["dataset"] in ("mnist", "fashion_mnist"):
+            root = data.get("root") or datasets.default_root(data["dataset"])
+            split = datasets.load(data["dataset"], scale=False, root=root)
+        else:
+            split = datasets.load(data["dataset"], test_size=test_size, seed=seed, scale=False)
+    except (FileNotFoundError, ValueError, OSError) as err:
+        raise CLIError(_message(err)) from None
+    arrays = {k: getattr(split, k).array for k in ("X_train", "X_test", "y_train", "y_test")}
+    if data.get("task") and data["task"] != split.task:
+        raise CLIError(f"{data.get('dataset', data.get('csv'))} is a {split.task} dataset, not {data['task']}")
+    return {**arrays, "task": split.task, "feature_names": list(split.feature_names),
+            "class_names": list(split.target_names) if split.task == "classification" else None,
+            "n_classes": split.n_classes}
 
 
 def _scale(X, scaler: dict) -> np.ndarray:
@@ -125,7 +100,7 @@ def _prepare(data: dict, config: dict):
     """Scaled float32 features and training targets (class indices, or standardized regression targets)."""
     Xtr, Xte = _scale(data["X_train"], config["scaler"]), _scale(data["X_test"], config["scaler"])
     if config["task"] == "classification":
-        return Xtr, Xte, data["y_train"].astype(np.int64), data["y_test"].astype(np.int64)
+        return Xtr, Xte, data["y_train"], data["y_test"]
     t = config["target_scaler"]
     ytr = ((data["y_train"].astype(np.float64) - t["mean"]) / t["scale"]).astype(np.float32).reshape(-1, 1)
     yte = ((data["y_test"].astype(np.float64) - t["mean"]) / t["scale"]).astype(np.float32).reshape(-1, 1)
@@ -184,9 +159,9 @@ def _test_metrics(model, config, X_test, y_test_raw) -> dict:
 
     pred = _outputs_to_predictions(predict(model, X_test).array, config)
     if config["task"] == "classification":
-        y = np.asarray(y_test_raw, dtype=np.int64)
+        y = np.asarray(y_test_raw, dtype=np.int64).reshape(-1)
         return {"accuracy": float(np.mean(pred == y)), "f1_macro": float(metrics.f1(y, pred, average="macro"))}
-    y = np.asarray(y_test_raw, dtype=np.float64)
+    y = np.asarray(y_test_raw, dtype=np.float64).reshape(-1)
     err = pred - y
     return {"r2": float(1 - np.sum(err**2) / np.sum((y - y.mean()) ** 2)), "mse": float(np.mean(err**2)),
             "mae": float(np.mean(np.abs(err)))}
@@ -235,7 +210,8 @@ def load_run(run):
     try:
         load(weights, model)
     except Exception as err:  # a corrupt or foreign file can fail in many ways; all mean the same to the user
-        raise CLIError(f"cannot load weights {weights}: {_message(err)}") from None
+        message = _message(err)
+        raise CLIError(message if str(weights) in message else f"cannot load weights {weights}: {message}") from None
     return config, model
 
 
@@ -312,31 +288,19 @@ def cmd_train(args) -> int:
         config = _new_config(args)
         run = _new_run_dir(args.out, config["dataset"])
     data = _load_data(config["data"], config["seed"])
-    task = config["data"].get("task") or data["task"]
-    if task not in ("classification", "regression"):
-        raise CLIError(f"cannot tell whether {config['dataset']} is classification or regression: pass --task")
-    X_train = np.asarray(data["X_train"])
-    if X_train.ndim > 2:
-        data["X_train"] = X_train.reshape(len(X_train), -1)
-        data["X_test"] = np.asarray(data["X_test"]).reshape(len(data["X_test"]), -1)
+    task = data["task"]
     if not args.resume:
         config["task"] = task
         config["n_features"] = int(data["X_train"].shape[1])
         config["scaler"] = _fit_scaler(data["X_train"])
-        config["feature_names"] = list(data["feature_names"]) if data.get("feature_names") is not None else None
+        config["feature_names"] = data["feature_names"]
+        config["class_names"] = data["class_names"]
         if task == "classification":
-            classes = np.unique(np.concatenate([data["y_train"], data["y_test"]]))
-            if classes.min() < 0 or not np.issubdtype(classes.dtype, np.integer):
-                raise CLIError("classification labels must be class indices 0..k-1")
-            config["n_outputs"] = int(classes.max()) + 1
-            names = data.get("class_names")
-            config["class_names"] = ([str(c) for c in names] if names is not None
-                                     else [str(c) for c in range(config["n_outputs"])])
+            config["n_outputs"] = int(data["n_classes"])
         else:
             y = np.asarray(data["y_train"], dtype=np.float64)
             config["n_outputs"] = 1
             config["target_scaler"] = {"mean": float(y.mean()), "scale": float(y.std() or 1.0)}
-            config["class_names"] = None
         run.mkdir(parents=True, exist_ok=True)
         _write_json(run / "config.json", config)
 
@@ -371,7 +335,7 @@ def _loss_plot(history, run: Path) -> None:
     try:
         from lamina.plot import plot_history
 
-        plot_history(history, run / "loss.png", title=str(run.name))
+        plot_history(history, run / "loss.png", title=str(run.name), val_label="test")
     except ImportError as err:
         print(f"note: loss curve not plotted ({err})", file=sys.stderr)
 
@@ -477,7 +441,7 @@ def cmd_plot(args) -> int:
     config, model = load_run(args.run)
     run = Path(args.run)
     history = History.from_dict(_read_json(run / "history.json", "history"))
-    written = [plot.plot_history(history, run / "loss.png", title=run.name)]
+    written = [plot.plot_history(history, run / "loss.png", title=run.name, val_label="test")]
     if history.gradient_norms:
         written.append(plot.plot_gradient_norms(history, run / "gradient_norms.png"))
     if config["task"] == "classification":

@@ -37,7 +37,7 @@ def _history_dict(history) -> dict:
     return history.history if hasattr(history, "history") else dict(history)
 
 
-def plot_history(history, path, title: str | None = None) -> Path:
+def plot_history(history, path, title: str | None = None, val_label: str = "validation") -> Path:
     """Train and validation curves of the loss and of each metric in a History (one panel each)."""
     h = _history_dict(history)
     skip = {"lr", "epoch_time", "samples_per_sec"}
@@ -49,7 +49,7 @@ def plot_history(history, path, title: str | None = None) -> Path:
         epochs = np.arange(1, len(h[name]) + 1)
         ax.plot(epochs, h[name], marker=".", label="train")
         if "val_" + name in h:
-            ax.plot(epochs, h["val_" + name], marker=".", label="validation")
+            ax.plot(epochs, h["val_" + name], marker=".", label=val_label)
         ax.set_xlabel("epoch")
         ax.set_ylabel(name)
         ax.set_title(name)
