@@ -70,8 +70,10 @@ def _load_data(data: dict, seed: int) -> dict:
             split = datasets.load_csv(path, data["target"], task=data.get("task"), test_size=test_size, seed=seed,
                                       scale=False)
         elif data["dataset"] in ("mnist", "fashion_mnist"):
-            root = data.get("root") or datasets.default_root(data["dataset"])
-            split = datasets.load(data["dataset"], scale=False, root=root)
+            # files given with --root are used as they are; without it they are fetched into lamina's cache once
+            root = data.get("root")
+            split = datasets.load(data["dataset"], scale=False, root=root or datasets.default_root(data["dataset"]),
+                                  download=root is None)
         else:
             split = datasets.load(data["dataset"], test_size=test_size, seed=seed, scale=False)
     except (FileNotFoundError, ValueError, OSError) as err:
