@@ -86,15 +86,22 @@ def plot_decision_boundary(model, X, y, path, resolution: int = 200, title: str 
     return _save(fig, path)
 
 
-def plot_lr_comparison(histories: dict, path, key: str = "loss", title: str | None = None) -> Path:
-    """Loss curves of the same model trained with different learning rates: ``{lr or label: History}``."""
+def plot_lr_comparison(histories: dict, path, key: str = "loss", title: str | None = None,
+                       xlabel: str = "epoch") -> Path:
+    """Loss curves of the same model trained with different learning rates: ``{lr or label: History}``
+    (or ``{label: {'loss': [values]}}``, e.g. per-step losses with ``xlabel='step'``)."""
     fig, ax = _figure(figsize=(6, 4))
+    starts = []
     for label, history in histories.items():
         values = np.asarray(_history_dict(history)[key], dtype=np.float64)
+        values = np.where(np.isfinite(values), values, np.nan)  # a diverged run's last values are not drawn
         name = f"lr={label:g}" if isinstance(label, (int, float)) else str(label)
-        ax.plot(np.arange(1, len(values) + 1), values, marker=".", label=name)
+        ax.plot(np.arange(1, len(values) + 1), values, marker="." if len(values) <= 50 else None, label=name)
+        starts += values[:1].tolist()
     ax.set_yscale("log")
-    ax.set_xlabel("epoch")
+    if starts and np.isfinite(np.nanmax(starts)):
+        ax.set_ylim(top=100 * np.nanmax(starts))  # a diverging curve leaves through the top
+    ax.set_xlabel(xlabel)
     ax.set_ylabel(key)
     ax.set_title(title or "learning rate comparison")
     ax.grid(alpha=0.3, which="both")

@@ -27,7 +27,12 @@ _BATCH_SCHEDULERS = {"OneCycleLR", "CyclicLR"}
 
 
 class TrainingError(FloatingPointError):
-    """Training cannot go on: the loss became NaN or infinite."""
+    """Training cannot go on: the loss became NaN or infinite. Carries ``epoch`` and ``step`` (counted from 1),
+    ``checkpoint`` (the last good one, or None) and ``history`` (the epochs completed before)."""
+
+    def __init__(self, message, epoch=None, step=None, checkpoint=None, history=None):
+        super().__init__(message)
+        self.epoch, self.step, self.checkpoint, self.history = epoch, step, checkpoint, history
 
 
 class History:
@@ -399,7 +404,8 @@ def fit(model, train, *, loss, optimizer, epochs: int, val=None, metrics=(), cal
                     loss_value = loss(out, y)
                     value = float(loss_value.array)
                     if not math.isfinite(value):
-                        raise TrainingError(_nan_message(value, epoch, step, state.last_checkpoint))
+                        raise TrainingError(_nan_message(value, epoch, step, state.last_checkpoint), epoch + 1,
+                                            step + 1, state.last_checkpoint, history)
                     optimizer.zero_grad()
                     loss_value.backward()
                     if params is not None:

@@ -231,6 +231,8 @@ def test_nan_loss_stops_with_epoch_step_and_checkpoint(tmp_path):
         lamina.fit(model, (X, y), loss=NaNAt(5 + 3), optimizer=optim.SGD(model.parameters(), lr=0.1), epochs=3,
                    batch_size=8, checkpoint=ckpt, progress=False)
     assert str(ckpt / "checkpoint.ckpt") in str(err.value)
+    assert (err.value.epoch, err.value.step, err.value.checkpoint) == (2, 3, ckpt / "checkpoint.ckpt")
+    assert len(err.value.history) == 1  # the epoch completed before
     assert isinstance(err.value, FloatingPointError)
     assert all(np.isfinite(p.detach().numpy()).all() for p in model.parameters())  # the bad step was not applied
     with pytest.raises(TrainingError, match="no checkpoint was saved"):
