@@ -266,11 +266,18 @@ def _new_config(args) -> dict:
         data["task"] = args.task
     if name in ("mnist", "fashion_mnist") and args.root:
         data["root"] = str(Path(args.root).resolve())
-    data["test_size"] = args.test_size
-    return {"dataset": Path(args.csv).stem if args.csv else name, "data": data, "seed": args.seed,
+    data["test_size"] = 0.2 if args.test_size is None else args.test_size
+    if not 0 < data["test_size"] < 1:
+        raise CLIError(f"--test-size must be between 0 and 1, got {data['test_size']}")
+    return {"dataset": Path(args.csv).stem if args.csv else name, "data": data,
+            "seed": 0 if args.seed is None else args.seed,
             "hidden": list(d["hidden"]), "activation": d["activation"], "dropout": d["dropout"],
             "batchnorm": bool(args.batchnorm), "optimizer": d["optimizer"], "lr": d["lr"],
             "weight_decay": d["weight_decay"], "epochs": d["epochs"], "batch_size": d["batch_size"]}
+
+
+_RUN_SETTINGS = ("data", "csv", "target", "task", "hidden", "activation", "dropout", "batchnorm", "optimizer", "lr",
+                 "weight_decay", "batch_size", "test_size", "seed", "out", "root")
 
 
 def cmd_train(args) -> int:
@@ -280,12 +287,17 @@ def cmd_train(args) -> int:
     from lamina.training import fit
 
     if args.resume:
+        fixed = [f"--{k.replace('_', '-')}" for k in _RUN_SETTINGS if getattr(args, k) not in (None, False)]
+        if fixed:
+            raise CLIError(f"--resume continues a run with its own settings; {', '.join(fixed)} cannot change "
+                           "(only --epochs and --no-progress can)")
         run = _run_dir(args.resume)
         config = _read_json(run / "config.json", "config")
         if not (run / "checkpoint.ckpt").is_file():
             raise CLIError(f"cannot resume {run}: checkpoint.ckpt is missing")
         if args.epochs is not None:
             config["epochs"] = args.epochs
+            _write_json(run / "config.json", config)
     else:
         config = _new_config(args)
         run = _new_run_dir(args.out, config["dataset"])
@@ -516,8 +528,8 @@ def make_parser() -> argparse.ArgumentParser:
     t.add_argument("--weight-decay", type=_positive_float)
     t.add_argument("--epochs", type=int)
     t.add_argument("--batch-size", type=int)
-    t.add_argument("--test-size", type=_positive_float, default=0.2, help="held-out fraction (default 0.2)")
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--test-size", type=_positive_float, help="held-out fraction (default 0.2)")
+    t.add_argument("--seed", type=int, help="seeds the split, the initial weights, shuffling and dropout (default 0)")
     t.add_argument("--out", metavar="DIR", help="run folder (default runs/<dataset>-<time>)")
     t.add_argument("--resume", metavar="RUN", help="continue the run in this folder from its checkpoint")
     t.add_argument("--root", metavar="DIR", help="folder with the MNIST / Fashion-MNIST IDX files")

@@ -95,6 +95,7 @@ def test_resume_continues_bit_for_bit(tmp_path, capsys):
         np.testing.assert_array_equal(a[k].numpy(), b[k].numpy())
     history = json.loads((tmp_path / "a" / "history.json").read_text())
     assert history["epoch"] == list(range(6))
+    assert json.loads((tmp_path / "a" / "config.json").read_text())["epochs"] == 6
     capsys.readouterr()
 
 
@@ -149,6 +150,8 @@ def test_bad_arguments(capsys, tmp_path):
     assert_error(capsys, "train", "--data", "xor", "--task", "regression", match="classification")
     assert_error(capsys, "frobnicate", match="invalid choice")
     assert_error(capsys, "predict", tmp_path, match="--input")
+    assert_error(capsys, "train", "--test-size", "1.5", match="--test-size")
+    assert_error(capsys, "train", "--resume", tmp_path, "--lr", "0.1", match="--lr cannot change")
 
 
 def test_bad_files(xor_run, capsys, tmp_path):
@@ -192,3 +195,12 @@ def test_console_script_exit_status_and_one_line_error(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip() == f"lamina: error: run folder {tmp_path / 'nothing'} does not exist"
     assert result.stdout == ""
+
+
+def test_without_matplotlib_train_notes_it_and_plot_fails_cleanly(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    code, out, err = run_cli(capsys, "train", "--data", "xor", "--out", tmp_path / "r", "--no-progress")
+    assert code == 0 and "test accuracy: 1.0000" in out
+    assert "note: loss curve not plotted" in err and "pip install lamina[plot]" in err
+    assert not (tmp_path / "r" / "loss.png").exists()
+    assert_error(capsys, "plot", tmp_path / "r", match="pip install lamina[plot]")
