@@ -22,6 +22,8 @@ __all__ = ["fit", "evaluate", "predict", "History", "TrainingError", "TrainingSt
 
 # losses whose targets are real numbers even when the labels come as integers (0/1)
 _FLOAT_TARGET_LOSSES = {"BCEWithLogitsLoss", "BCELoss", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss"}
+# losses whose 1-D targets are class indices even when they come as whole-number floats (0.0, 1.0, ...)
+_CLASS_TARGET_LOSSES = {"CrossEntropyLoss", "NLLLoss"}
 # schedulers meant to step after every batch rather than every epoch
 _BATCH_SCHEDULERS = {"OneCycleLR", "CyclicLR"}
 
@@ -121,9 +123,15 @@ def _features(x):
 
 
 def _targets(y, loss):
-    """A Tensor of targets: integer labels become int64, or float32 for losses that want real-valued targets."""
+    """A Tensor of targets: integer labels become int64 (float32 for losses that want real-valued targets);
+    whole-number float labels become int64 for CrossEntropyLoss / NLLLoss."""
     arr = y.array if isinstance(y, Tensor) else np.asarray(y)
-    wants_float = any(k.__name__ in _FLOAT_TARGET_LOSSES for k in type(loss).__mro__)
+    kinds = {k.__name__ for k in type(loss).__mro__}
+    wants_float = bool(kinds & _FLOAT_TARGET_LOSSES)
+    if arr.ndim == 1 and arr.dtype.kind == "f" and kinds & _CLASS_TARGET_LOSSES:
+        from lamina.data import as_labels
+
+        return as_labels(arr)  # refuses non-integer values with a clear message
     if arr.dtype.kind in "iub":
         arr = arr.astype(np.float32 if wants_float else np.int64, copy=False)
     elif arr.dtype == np.float64:

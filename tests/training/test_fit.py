@@ -142,6 +142,16 @@ def test_targets_converted_for_the_loss():
     assert seen and all(s == (np.float32, np.float32) for s in seen)
 
 
+def test_float_class_labels_for_cross_entropy():
+    X, y = blobs(n=16)
+    model = mlp()
+    lamina.fit(model, (X, y.astype(np.float64)), loss=nn.CrossEntropyLoss(),
+               optimizer=optim.SGD(model.parameters(), lr=0.1), epochs=1, progress=False)
+    with pytest.raises(ValueError, match="whole numbers"):
+        lamina.fit(model, (X, y + 0.5), loss=nn.CrossEntropyLoss(), optimizer=optim.SGD(model.parameters(), lr=0.1),
+                   epochs=1, progress=False)
+
+
 def test_bad_data_is_reported_clearly():
     X, y = blobs(n=10)
     model = mlp()
