@@ -338,6 +338,9 @@ def cmd_train(args) -> int:
     _write_json(run / "metrics.json", results)
     if history.interrupted:
         print(f"interrupted: continue with `lamina train --resume {run}`", file=sys.stderr)
+    elif args.resume and len(history) > config["epochs"]:
+        print(f"note: the checkpoint had already completed {len(history)} epochs; nothing to train "
+              f"(pass --epochs above {len(history)} to train more)", file=sys.stderr)
     _loss_plot(history, run)
     for key, value in results.items():
         print(f"test {key}: {value:.4f}")
