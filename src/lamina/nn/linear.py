@@ -9,7 +9,7 @@ import numpy as np
 from lamina.nn import init
 from lamina.nn.module import LayerInputError, Module
 from lamina.nn.parameter import Parameter
-from lamina.ops.linalg import linear
+from lamina.ops.linalg import Linear as _LinearOp
 from lamina.tensor import Tensor
 
 
@@ -42,7 +42,7 @@ class Linear(Module):
             w = self.weight.dtype
             raise LayerInputError(self, f"expected input of dtype {w} (the layer's), got {input.dtype}; convert the "
                                         f"input (x.to(lamina.{w})) or the model (model.to(lamina.{input.dtype}))")
-        return linear(input, self.weight, self.bias)
+        return _LinearOp.apply(input, self.weight, self.bias)  # shape and dtype checked above
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"

@@ -17,10 +17,10 @@ def _reduce(loss, reduction, count=None):
     """Reduce per-element losses; 'mean' divides by count (default: the number of elements)."""
     if reduction == "none":
         return loss
-    total = loss.sum()
+    total = np.add.reduce(loss, axis=None)
     if reduction == "sum":
-        return np.asarray(total)
-    return np.asarray(total / (loss.size if count is None else count))
+        return total
+    return total / (loss.size if count is None else count)
 
 
 def _spread(g, reduction, count):
@@ -80,12 +80,15 @@ class BinaryCrossEntropy(Function):
     dℓ/dx = w·(x − y)/max(x·(1 − x), 1e-12), dℓ/dy = w·(log(1 − x) − log x)"""
 
     def forward(self, x, y, weight, reduction):
-        # log only where finite, into -100 elsewhere: the clamp without a divide-by-zero warning to silence
-        log_x = np.log(x, out=np.full_like(x, -100), where=x > 0)
-        log_1mx = np.log1p(-x, out=np.full_like(x, -100), where=x < 1)
+        with np.errstate(divide="ignore"):
+            log_x = np.log(x)
+            log_1mx = np.log1p(-x)
         np.maximum(log_x, -100, out=log_x)
         np.maximum(log_1mx, -100, out=log_1mx)
-        loss = -(y * log_x + (1 - y) * log_1mx)
+        loss = log_x - log_1mx  # ℓ = −(log(1 − x) + y·(log x − log(1 − x)))
+        loss *= y
+        loss += log_1mx
+        np.negative(loss, out=loss)
         if weight is not None:
             loss = loss * weight
         self.save(x, y, weight, log_x, log_1mx)
@@ -140,16 +143,21 @@ class BinaryCrossEntropyWithLogits(Function):
 
 
 def _log_softmax(z):
-    shifted = z - np.amax(z, axis=1, keepdims=True)
-    return shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
+    shifted = z - np.maximum.reduce(z, axis=1, keepdims=True)
+    return shifted - np.log(np.add.reduce(np.exp(shifted), axis=1, keepdims=True))
 
 
 def _class_weights(target, weight, ignore_index, dtype):
-    """Per-sample weight w[yᵢ] (0 where yᵢ = ignore_index), the class indices made safe, and the kept mask."""
+    """Per-sample weight w[yᵢ] (0 where yᵢ = ignore_index), an index of each sample's class entry, the kept mask."""
     kept = target != ignore_index
     safe = np.where(kept, target, 0)
     w = kept.astype(dtype) if weight is None else weight[safe] * kept
-    return w, np.expand_dims(safe, 1), kept
+    if safe.ndim == 1:  # (N, C) input: rows and columns, plain fancy indexing
+        idx = (np.arange(safe.shape[0]), safe)
+    else:  # (N, C, d1, ...): index every axis, with the class axis taken from the target
+        grid = np.indices(safe.shape, sparse=True)
+        idx = (grid[0], safe) + tuple(grid[1:])
+    return w, idx, kept
 
 
 class NLLLoss(Function):
@@ -158,15 +166,15 @@ class NLLLoss(Function):
 
     def forward(self, logp, target, weight, ignore_index, reduction):
         w, idx, _ = _class_weights(target, weight, ignore_index, logp.dtype)
-        self.shape, self.reduction, self.count = logp.shape, reduction, w.sum()
+        self.shape, self.reduction, self.count = logp.shape, reduction, np.add.reduce(w, axis=None)
         self.save(w, idx)
-        loss = -w * np.take_along_axis(logp, idx, axis=1).squeeze(1)
+        loss = -w * logp[idx]
         return _reduce(loss, reduction, self.count)
 
     def backward(self, g):
         w, idx = self.saved
         grad = np.zeros(self.shape, dtype=g.dtype)
-        np.put_along_axis(grad, idx, np.expand_dims(-_spread(g, self.reduction, self.count) * w, 1), axis=1)
+        grad[idx] = -_spread(g, self.reduction, self.count) * w
         return grad
 
 
@@ -188,11 +196,11 @@ class CrossEntropy(Function):
             self.save(logp, q, w_b)
             return _reduce(-(q * logp).sum(axis=1), reduction, self.count)
         w, idx, kept = _class_weights(target, weight, ignore_index, z.dtype)
-        loss = -w * np.take_along_axis(logp, idx, axis=1).squeeze(1)
+        loss = -w * logp[idx]
         if eps:
             smooth = -(logp if w_b is None else logp * w_b).sum(axis=1) * kept
             loss = (1 - eps) * loss + (eps / n_classes) * smooth
-        self.count = w.sum()
+        self.count = np.add.reduce(w, axis=None)
         self.save(logp, w, idx, kept, w_b)
         return _reduce(loss, reduction, self.count)
 
@@ -211,9 +219,9 @@ class CrossEntropy(Function):
         onehot_part = c * (1 - eps) * w  # coefficient of the target class, per sample
         smooth_part = c * (eps / n_classes) * kept  # coefficient of each class weight w_c, per sample
         total = onehot_part + smooth_part * (n_classes if w_b is None else w_b.sum())
-        gz = np.exp(logp) * np.expand_dims(total, 1)
-        at_target = np.take_along_axis(gz, idx, axis=1) - np.expand_dims(onehot_part, 1)
-        np.put_along_axis(gz, idx, at_target, axis=1)
+        gz = np.exp(logp)
+        gz *= total.reshape(total.shape[:1] + (1,) + total.shape[1:])
+        gz[idx] -= onehot_part  # each (sample, position) appears once in idx: no repeated index
         if eps:
             gz -= np.expand_dims(smooth_part, 1) * (1 if w_b is None else w_b)
         return gz, None
