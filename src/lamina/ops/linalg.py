@@ -60,19 +60,19 @@ class Linear(Function):
     def forward(self, x, w, b):
         self.save(x, w)
         self.has_bias = b is not None
-        z = np.matmul(x, w.T)
+        z = np.dot(x, w.T) if x.ndim == 2 else np.matmul(x, w.T)  # np.dot: less call overhead for 2-D
         if b is not None:
             z += b
         return z
 
     def backward(self, g):
         x, w = self.saved
-        gx = np.matmul(g, w) if self.needs[0] else None
+        gx = (np.dot(g, w) if g.ndim == 2 else np.matmul(g, w)) if self.needs[0] else None
         gw = gb = None
         if self.needs[1] or (self.has_bias and self.needs[2]):
-            g2 = g.reshape(-1, g.shape[-1])
+            g2 = g if g.ndim == 2 else g.reshape(-1, g.shape[-1])
             if self.needs[1]:
-                gw = np.matmul(g2.T, x.reshape(-1, x.shape[-1]))
+                gw = np.dot(g2.T, x if x.ndim == 2 else x.reshape(-1, x.shape[-1]))
             if self.has_bias and self.needs[2]:
                 gb = np.add.reduce(g2, axis=0)
         return gx, gw, gb

@@ -344,8 +344,9 @@ def _check_class_target(name, input, target, weight, ignore_index, allow_probs):
                              f"{input.dtype}; convert with target.to({input.dtype})")
     elif kind in "iu" and target.shape == index_shape:
         t = target.array
-        bad = (t != ignore_index) & ((t < 0) | (t >= n_classes))
-        if bad.any():
+        in_range = t.size == 0 or (np.minimum.reduce(t, axis=None) >= 0 and np.maximum.reduce(t, axis=None) < n_classes)
+        bad = None if in_range else (t != ignore_index) & ((t < 0) | (t >= n_classes))
+        if bad is not None and bad.any():
             raise ValueError(f"{name}: target value {t[bad].flat[0]} is out of range for {n_classes} classes "
                              f"(class indices must be in [0, {n_classes - 1}] or equal ignore_index={ignore_index})")
     else:

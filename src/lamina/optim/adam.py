@@ -45,11 +45,12 @@ class Adam(Optimizer):
             if group["amsgrad"]:
                 state["max_exp_avg_sq"] = np.zeros_like(param)
         lr, eps, weight_decay = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
-        beta1, beta2 = (float(b) for b in group["betas"])
+        beta1, beta2 = group["betas"]
+        beta1, beta2 = float(beta1), float(beta2)
         state["step"] += 1
         t = state["step"]
         m, v = state["exp_avg"], state["exp_avg_sq"]
-        if group.get("fused") is not False and _fused.AVAILABLE and _fused.usable(param, grad):
+        if group.get("fused") is not False and _fused.usable(param, grad):
             vmax = state["max_exp_avg_sq"] if group["amsgrad"] else None
             _fused.adam_step(param, grad, m, v, vmax, lr, beta1, beta2, eps, weight_decay, t,
                              bool(group["decoupled_weight_decay"]), bool(group["maximize"]))

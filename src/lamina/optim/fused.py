@@ -21,12 +21,13 @@ except ImportError:  # pragma: no cover - numba is a declared dependency; this k
 AVAILABLE = numba is not None
 
 
-def usable(*arrays) -> bool:
+_F32 = np.dtype(np.float32)
+
+
+def usable(param: np.ndarray, grad: np.ndarray) -> bool:
     """The kernels take float32 C-contiguous arrays (lamina's default); anything else uses NumPy."""
-    for a in arrays:
-        if a is not None and (a.dtype != np.float32 or not a.flags.c_contiguous):
-            return False
-    return True
+    return (AVAILABLE and param.dtype is _F32 and grad.dtype is _F32 and param.flags.c_contiguous
+            and grad.flags.c_contiguous)
 
 
 def _jit(fn):

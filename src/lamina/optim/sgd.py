@@ -32,7 +32,7 @@ class SGD(Optimizer):
         With momentum μ = 0 this is plain gradient descent p ← p − η·g, and no state is kept.
         """
         lr, momentum, dampening = float(group["lr"]), float(group["momentum"]), float(group["dampening"])
-        if group.get("fused") is not False and _fused.AVAILABLE and _fused.usable(param, grad):
+        if group.get("fused") is not False and _fused.usable(param, grad):
             buf = state.get("momentum_buffer")
             first = buf is None
             if momentum and first:
