@@ -699,6 +699,18 @@ class Tensor:
     def sign(self):
         return Tensor._make(np.sign(self.array), False, None)
 
+    def round(self):
+        return ops.unary.Step.apply(self, np.round)
+
+    def floor(self):
+        return ops.unary.Step.apply(self, np.floor)
+
+    def ceil(self):
+        return ops.unary.Step.apply(self, np.ceil)
+
+    def trunc(self):
+        return ops.unary.Step.apply(self, np.trunc)
+
     def square(self):
         return self * self
 

@@ -163,3 +163,15 @@ def test_mnist_shaped_loader_yields_full_epoch():
     loader = DataLoader(TensorDataset(x, y), batch_size=128, shuffle=True)
     seen = np.concatenate([yb.array for _, yb in loader])
     assert len(loader) == 469 and seen.shape == (60000,) and np.bincount(seen).tolist() == [6000] * 10
+
+
+def test_pytorch_loader_options_are_accepted_and_change_nothing():
+    import lamina
+    from lamina.data import DataLoader, TensorDataset
+
+    ds = TensorDataset(lamina.arange(10).float(), lamina.arange(10))
+    plain = [b[1].tolist() for b in DataLoader(ds, batch_size=4)]
+    ported = [b[1].tolist() for b in DataLoader(ds, batch_size=4, num_workers=2, pin_memory=True)]
+    assert plain == ported == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    with pytest.raises(ValueError, match="num_workers"):
+        DataLoader(ds, num_workers=-1)

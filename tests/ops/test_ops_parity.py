@@ -111,6 +111,9 @@ CASES = [
     ("pad", lambda a: lamina.nn.functional.pad(a, (1, 2, 0, 1), value=0.5) if False else
      lamina.ops.shape.pad(a, (1, 2, 0, 1), value=0.5),
      lambda a: torch.nn.functional.pad(a, (1, 2, 0, 1), value=0.5), [normal((2, 3))]),
+    ("round", lambda a: a.round() * a, lambda a: a.round() * a, [distinct((3, 4))]),
+    ("floor_ceil", lambda a: a.floor() + a.ceil() + a.trunc() + a, lambda a: a.floor() + a.ceil() + a.trunc() + a,
+     [distinct((3, 4))]),
     ("clone", lambda a: a.clone(), lambda a: a.clone(), [normal((3,))]),
     ("masked_fill", lambda a: a.masked_fill(a < 0, 0.0), lambda a: a.masked_fill(a < 0, 0.0), [distinct((3, 3))]),
     ("composite_mlp", lambda x, w, b: (x @ w.T + b).tanh().sum(1), lambda x, w, b: (x @ w.T + b).tanh().sum(1),

@@ -67,7 +67,12 @@ class DataLoader:
     """
 
     def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False, drop_last: bool = False,
-                 generator=None, collate_fn=None):
+                 generator=None, collate_fn=None, num_workers: int = 0, pin_memory: bool = False):
+        # num_workers and pin_memory are accepted so PyTorch scripts run unchanged: batches are always
+        # gathered in this process (one fancy index per tensor is faster than worker processes here), and
+        # there is no GPU memory to pin.
+        if isinstance(num_workers, bool) or not isinstance(num_workers, (int, np.integer)) or num_workers < 0:
+            raise ValueError(f"DataLoader: num_workers must be a non-negative integer, got {num_workers!r}")
         if not (hasattr(dataset, "__getitem__") and hasattr(dataset, "__len__")):
             raise TypeError(f"DataLoader needs a dataset with __getitem__ and __len__, got {type(dataset).__name__}")
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:

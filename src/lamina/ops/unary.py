@@ -253,6 +253,16 @@ def erf(x):
     return (np.sign(x) * (1.0 - erfc)).astype(dtype, copy=False)
 
 
+class Step(Function):
+    """round / floor / ceil / trunc: piecewise constant, so d/dx = 0 (as PyTorch)"""
+
+    def forward(self, x, fn):
+        return fn(x)
+
+    def backward(self, g):
+        return np.zeros_like(g)
+
+
 class Clamp(Function):
     """d/dz clamp(z, lo, hi) = 1 inside [lo, hi], else 0"""
 
