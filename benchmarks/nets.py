@@ -8,6 +8,7 @@ uses one side never loads the others (the memory probes rely on that).
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,38 +33,36 @@ XOR = Net((2, 8, 1), "tanh", "sigmoid", "bce", "sgd", 0.5)
 
 
 # ---------------------------------------------------------------------------------------------------
-# lamina
+# lamina and PyTorch eager: the same code, since lamina follows PyTorch's API (`lib` is either module)
 # ---------------------------------------------------------------------------------------------------
-def lamina_model(net: Net, weights: list):
-    import lamina
-    from lamina import nn
-
+def eager_model(lib, net: Net, weights: list):
+    """``lib.nn.Sequential`` of Linear layers holding ``weights``, with the net's activations."""
     layers = []
     for i, (w, b) in enumerate(weights):
-        linear = nn.Linear(w.shape[1], w.shape[0])
-        with lamina.no_grad():
-            linear.weight.copy_(w)
-            linear.bias.copy_(b)
+        linear = lib.nn.Linear(w.shape[1], w.shape[0])
+        with lib.no_grad():
+            linear.weight.copy_(lib.from_numpy(w))
+            linear.bias.copy_(lib.from_numpy(b))
         layers.append(linear)
         if i < len(weights) - 1:
-            layers.append(nn.ReLU() if net.hidden == "relu" else nn.Tanh())
+            layers.append(lib.nn.ReLU() if net.hidden == "relu" else lib.nn.Tanh())
     if net.output == "sigmoid":
-        layers.append(nn.Sigmoid())
-    return nn.Sequential(*layers)
+        layers.append(lib.nn.Sigmoid())
+    return lib.nn.Sequential(*layers)
 
 
-class LaminaTrainer:
-    """model(x), loss_fn(out, y), optimizer.zero_grad(), loss.backward(), optimizer.step()."""
+class EagerTrainer:
+    """model(x), loss_fn(out, y), optimizer.zero_grad(), loss.backward(), optimizer.step(); default settings."""
+
+    library = ""  # "lamina" or "torch": imported on construction, so a process loads only its own side
 
     def __init__(self, net: Net, weights: list, x: np.ndarray, y: np.ndarray, batch: int):
-        import lamina
-        from lamina import nn, optim
-
-        self.model = lamina_model(net, weights)
-        self.loss_fn = nn.CrossEntropyLoss() if net.loss == "cross_entropy" else nn.BCELoss()
-        opt = optim.Adam if net.optimizer == "adam" else optim.SGD
+        lib = importlib.import_module(self.library)
+        self.model = eager_model(lib, net, weights)
+        self.loss_fn = lib.nn.CrossEntropyLoss() if net.loss == "cross_entropy" else lib.nn.BCELoss()
+        opt = lib.optim.Adam if net.optimizer == "adam" else lib.optim.SGD
         self.optimizer = opt(self.model.parameters(), lr=net.lr)
-        self.batches = [(lamina.from_numpy(x[s]), lamina.from_numpy(y[s])) for s in batch_slices(len(x), batch)]
+        self.batches = [(lib.from_numpy(x[s]), lib.from_numpy(y[s])) for s in batch_slices(len(x), batch)]
         self.position = 0
         self.loss = float("nan")
 
@@ -80,21 +79,21 @@ class LaminaTrainer:
         self.loss = loss.item()
 
 
-class LaminaInference:
-    """model.eval(); with lamina.no_grad(): model(x)."""
+class EagerInference:
+    """model.eval(); with lib.no_grad(): model(x)."""
+
+    library = ""
 
     def __init__(self, net: Net, weights: list, x: np.ndarray, batch: int):
-        import lamina
-
-        self.lamina = lamina
-        self.model = lamina_model(net, weights).eval()
-        self.batches = [lamina.from_numpy(x[s]) for s in batch_slices(len(x), batch)]
+        self.lib = importlib.import_module(self.library)
+        self.model = eager_model(self.lib, net, weights).eval()
+        self.batches = [self.lib.from_numpy(x[s]) for s in batch_slices(len(x), batch)]
         self.position = 0
 
     def __call__(self, steps: int) -> None:
         model, batches = self.model, self.batches
         for _ in range(steps):
-            with self.lamina.no_grad():
+            with self.lib.no_grad():
                 self.out = model(batches[self.position % len(batches)])
             self.position += 1
 
@@ -102,73 +101,20 @@ class LaminaInference:
         return self.out.numpy()
 
 
-# ---------------------------------------------------------------------------------------------------
-# PyTorch (eager, CPU)
-# ---------------------------------------------------------------------------------------------------
-def torch_model(net: Net, weights: list):
-    import torch
-
-    layers = []
-    for i, (w, b) in enumerate(weights):
-        linear = torch.nn.Linear(w.shape[1], w.shape[0])
-        with torch.no_grad():
-            linear.weight.copy_(torch.from_numpy(w))
-            linear.bias.copy_(torch.from_numpy(b))
-        layers.append(linear)
-        if i < len(weights) - 1:
-            layers.append(torch.nn.ReLU() if net.hidden == "relu" else torch.nn.Tanh())
-    if net.output == "sigmoid":
-        layers.append(torch.nn.Sigmoid())
-    return torch.nn.Sequential(*layers)
+class LaminaTrainer(EagerTrainer):
+    library = "lamina"
 
 
-class TorchTrainer:
-    """The same step in PyTorch eager mode, default optimizer settings."""
-
-    def __init__(self, net: Net, weights: list, x: np.ndarray, y: np.ndarray, batch: int):
-        import torch
-
-        self.model = torch_model(net, weights)
-        self.loss_fn = torch.nn.CrossEntropyLoss() if net.loss == "cross_entropy" else torch.nn.BCELoss()
-        opt = torch.optim.Adam if net.optimizer == "adam" else torch.optim.SGD
-        self.optimizer = opt(self.model.parameters(), lr=net.lr)
-        self.batches = [(torch.from_numpy(x[s]), torch.from_numpy(y[s])) for s in batch_slices(len(x), batch)]
-        self.position = 0
-        self.loss = float("nan")
-
-    def __call__(self, steps: int) -> None:
-        model, loss_fn, optimizer, batches = self.model, self.loss_fn, self.optimizer, self.batches
-        model.train()
-        for _ in range(steps):
-            inputs, targets = batches[self.position % len(batches)]
-            self.position += 1
-            loss = loss_fn(model(inputs), targets)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-        self.loss = loss.item()
+class TorchTrainer(EagerTrainer):
+    library = "torch"
 
 
-class TorchInference:
-    """model.eval(); with torch.no_grad(): model(x)."""
+class LaminaInference(EagerInference):
+    library = "lamina"
 
-    def __init__(self, net: Net, weights: list, x: np.ndarray, batch: int):
-        import torch
 
-        self.torch = torch
-        self.model = torch_model(net, weights).eval()
-        self.batches = [torch.from_numpy(x[s]) for s in batch_slices(len(x), batch)]
-        self.position = 0
-
-    def __call__(self, steps: int) -> None:
-        model, batches = self.model, self.batches
-        for _ in range(steps):
-            with self.torch.no_grad():
-                self.out = model(batches[self.position % len(batches)])
-            self.position += 1
-
-    def output(self) -> np.ndarray:
-        return self.out.numpy()
+class TorchInference(EagerInference):
+    library = "torch"
 
 
 # ---------------------------------------------------------------------------------------------------
