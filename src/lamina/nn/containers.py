@@ -15,7 +15,41 @@ def _index(i, n: int, kind: str) -> int:
     return i % n
 
 
-class Sequential(Module):
+class _Numbered(Module):
+    """Shared by Sequential and ModuleList: modules under the keys '0', '1', ..., renumbered after a change."""
+
+    def _renumber(self, modules) -> None:
+        self.__dict__["_modules"] = OrderedDict()
+        for i, m in enumerate(modules):
+            self.add_module(str(i), m)
+
+    def __delitem__(self, idx) -> None:
+        modules = list(self._modules.values())
+        del modules[idx if isinstance(idx, slice) else _index(idx, len(modules), type(self).__name__)]
+        self._renumber(modules)  # keep the numbering contiguous, as PyTorch does
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def append(self, module: Module):
+        self.add_module(str(len(self)), module)
+        return self
+
+    def extend(self, modules):
+        for module in modules:
+            self.append(module)
+        return self
+
+    def insert(self, index: int, module: Module) -> None:
+        modules = list(self._modules.values())
+        modules.insert(index, module)
+        self._renumber(modules)
+
+
+class Sequential(_Numbered):
     """Modules applied in order: ``Sequential(Linear(2, 8), ReLU(), Linear(8, 1))`` or from an OrderedDict."""
 
     def __init__(self, *args):
@@ -41,38 +75,12 @@ class Sequential(Module):
         key = list(self._modules)[_index(idx, len(self), "Sequential")]
         self.add_module(key, module)
 
-    def __delitem__(self, idx) -> None:
-        keys = list(self._modules)
-        for key in keys[idx] if isinstance(idx, slice) else [keys[_index(idx, len(self), "Sequential")]]:
-            del self._modules[key]
-        # keep the numbering contiguous, as PyTorch does
-        self.__dict__["_modules"] = OrderedDict((str(i), m) for i, m in enumerate(self._modules.values()))
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def append(self, module: Module) -> Sequential:
-        self.add_module(str(len(self)), module)
-        return self
-
-    def extend(self, modules) -> Sequential:
-        for module in modules:
-            self.append(module)
-        return self
-
     def insert(self, index: int, module: Module) -> Sequential:
-        modules = list(self._modules.values())
-        modules.insert(index if index < 0 else min(index, len(modules)), module)
-        self.__dict__["_modules"] = OrderedDict()
-        for i, m in enumerate(modules):
-            self.add_module(str(i), m)
+        super().insert(index, module)
         return self
 
 
-class ModuleList(Module):
+class ModuleList(_Numbered):
     """A list of modules whose parameters the parent registers (it has no forward of its own)."""
 
     def __init__(self, modules=None):
@@ -88,36 +96,8 @@ class ModuleList(Module):
     def __setitem__(self, idx, module: Module) -> None:
         self.add_module(str(_index(idx, len(self), "ModuleList")), module)
 
-    def __delitem__(self, idx) -> None:
-        keys = list(self._modules)
-        for key in keys[idx] if isinstance(idx, slice) else [keys[_index(idx, len(self), "ModuleList")]]:
-            del self._modules[key]
-        self.__dict__["_modules"] = OrderedDict((str(i), m) for i, m in enumerate(self._modules.values()))
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
     def __iadd__(self, modules) -> ModuleList:
         return self.extend(modules)
-
-    def append(self, module: Module) -> ModuleList:
-        self.add_module(str(len(self)), module)
-        return self
-
-    def extend(self, modules) -> ModuleList:
-        for module in modules:
-            self.append(module)
-        return self
-
-    def insert(self, index: int, module: Module) -> None:
-        modules = list(self._modules.values())
-        modules.insert(index, module)
-        self.__dict__["_modules"] = OrderedDict()
-        for i, m in enumerate(modules):
-            self.add_module(str(i), m)
 
     def __repr__(self):
         """As PyTorch: runs of identical entries print once, as ``(0-2): 3 x Linear(...)``."""
