@@ -845,8 +845,6 @@ class Tensor:
                 formatter={"float_kind": (lambda v: f"{v:.4e}")} if big else None,
                 threshold=1000, edgeitems=3,
             )
-            if whole and not big:
-                body = body.replace(".,", ".,").replace(".0,", ".,").replace(".0]", ".]")
         else:
             body = np.array2string(arr, separator=", ", prefix="tensor(", threshold=1000, edgeitems=3)
         extras = []
