@@ -58,7 +58,7 @@ def markdown(command: str, settings, env: dict, comparisons: list, skipped: list
     if settings.quick:
         out += ["> **Tiny setting (`--quick`): this run only checks that the suite works. Its numbers are not "
                 "measurements.**", ""]
-    if env.get("load_1min_start", 0) > 0.5:
+    if env.get("load_1min_start", 0) >= env.get("logical_cpus", 1) / 2:  # another job held half the cores
         out += [f"> **The machine was busy when this run started** (1-minute load average "
                 f"{env['load_1min_start']:.2f} on {env['logical_cpus']} CPUs). Multi-threaded BLAS and OpenMP pools "
                 "slow down out of proportion when other processes compete for the cores, so these figures may not "
