@@ -162,20 +162,18 @@ def _test_metrics(model, config, X_test, y_test_raw) -> dict:
     pred = _outputs_to_predictions(predict(model, X_test).array, config)
     if config["task"] == "classification":
         y = np.asarray(y_test_raw, dtype=np.int64).reshape(-1)
-        return {"accuracy": float(np.mean(pred == y)), "f1_macro": float(metrics.f1(y, pred, average="macro"))}
+        return {"accuracy": metrics.accuracy(y, pred), "f1_macro": metrics.f1(y, pred, average="macro")}
     y = np.asarray(y_test_raw, dtype=np.float64).reshape(-1)
-    err = pred - y
-    return {"r2": float(1 - np.sum(err**2) / np.sum((y - y.mean()) ** 2)), "mse": float(np.mean(err**2)),
-            "mae": float(np.mean(np.abs(err)))}
+    return {"r2": metrics.r2(y, pred), "mse": metrics.mse(y, pred), "mae": metrics.mae(y, pred)}
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # run folders
 # ---------------------------------------------------------------------------------------------------------------
 def _write_json(path: Path, obj) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2) + "\n")
-    os.replace(tmp, path)
+    from lamina.serialization import write_atomic
+
+    write_atomic(path, (json.dumps(obj, indent=2) + "\n").encode())
 
 
 def _read_json(path: Path, what: str):

@@ -7,6 +7,7 @@ import numpy as np
 from lamina.nn import functional as F
 from lamina.nn.module import LayerInputError, Module
 from lamina.nn.parameter import Parameter
+from lamina.ops import norm as _norm
 from lamina.tensor import Tensor
 
 
@@ -120,7 +121,7 @@ class LayerNorm(Module):
         if input.shape[input.ndim - k:] != self.normalized_shape or input.ndim < k:
             raise LayerInputError(self, f"expected input with trailing shape {self.normalized_shape}, "
                                         f"got shape {tuple(input.shape)}")
-        return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
+        return _norm.LayerNorm.apply(input, self.weight, self.bias, k=k, eps=self.eps)  # shape checked above
 
     def extra_repr(self) -> str:
         return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
