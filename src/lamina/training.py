@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lamina.data.dataset import as_features
 from lamina.tensor import Tensor, no_grad
 
 __all__ = ["fit", "evaluate", "predict", "History", "TrainingError", "TrainingState"]
@@ -114,14 +115,6 @@ class TrainingState:
 # ---------------------------------------------------------------------------------------------------------------
 # data
 # ---------------------------------------------------------------------------------------------------------------
-def _features(x):
-    """A Tensor of features: float64 becomes float32."""
-    arr = x.array if isinstance(x, Tensor) else np.asarray(x)
-    if arr.dtype == np.float64:
-        arr = arr.astype(np.float32)
-    return Tensor._make(arr, False, None)
-
-
 def _targets(y, loss):
     """A Tensor of targets: integer labels become int64 (float32 for losses that want real-valued targets);
     whole-number float labels become int64 for CrossEntropyLoss / NLLLoss."""
@@ -148,7 +141,7 @@ def _loader(data, batch_size: int, shuffle: bool, loss, what: str):
     if isinstance(data, (tuple, list)):
         if len(data) != 2:
             raise TypeError(f"{what} must be a DataLoader, a Dataset or an (X, y) pair, got a sequence of {len(data)}")
-        x, y = _features(data[0]), _targets(data[1], loss)
+        x, y = as_features(data[0]), _targets(data[1], loss)
         if x.shape[:1] != y.shape[:1]:
             raise ValueError(f"{what}: X has {x.shape[0] if x.ndim else 0} samples but y has "
                              f"{y.shape[0] if y.ndim else 0}")
@@ -244,7 +237,7 @@ def evaluate(model, data, loss=None, metrics=(), batch_size: int = 256) -> dict:
 def predict(model, x, batch_size: int = 256) -> Tensor:
     """The model's outputs for ``x`` (array, Tensor, Dataset or DataLoader), batch by batch, in eval mode."""
     if isinstance(x, (np.ndarray, Tensor, list)):
-        x = _features(x)
+        x = as_features(x)
         batches = (x[i:i + batch_size] for i in range(0, x.shape[0], batch_size))
     else:
         from lamina.data import DataLoader

@@ -370,3 +370,19 @@ def test_history_json_round_trip():
     assert back.gradient_norms == h.gradient_norms and back.interrupted
     assert back.last() == {"loss": 0.5, "val_loss": 1.0}
     assert "val_loss" in back and len(back) == 2
+
+
+def test_integer_features_are_converted_to_float32_like_float64_ones():
+    import numpy as np
+
+    import lamina
+    from lamina import nn, optim
+
+    lamina.manual_seed(0)
+    model = nn.Linear(2, 1)
+    X = np.array([[0, 1], [1, 0], [1, 1], [0, 0]])  # int64
+    y = np.array([[1.0], [1.0], [2.0], [0.0]])
+    history = lamina.fit(model, (X, y), loss=nn.MSELoss(), optimizer=optim.SGD(model.parameters(), lr=0.1),
+                         epochs=3, progress=False)
+    assert len(history) == 3
+    assert lamina.predict(model, X).dtype == lamina.float32
