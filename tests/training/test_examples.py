@@ -52,7 +52,10 @@ def test_dropout_and_batchnorm_comparisons(capsys):
     r = load("dropout_batchnorm").main([])
     d, b = r["dropout"], r["batchnorm"]
     assert d["no dropout"]["train_accuracy"] == 1.0  # it fits every training point...
-    assert d["dropout 0.3"]["test_loss"] < 0.5 * d["no dropout"]["test_loss"]  # ...and is overconfident on new ones
+    # ...its test loss bottoms out higher than with dropout, then climbs: overconfident on new points. (Both hold
+    # on seeds 0-4; which final test loss is lower is not reliable from seed to seed.)
+    assert d["dropout 0.3"]["best_test_loss"] < 0.8 * d["no dropout"]["best_test_loss"]
+    assert d["no dropout"]["test_loss"] > 1.5 * d["no dropout"]["best_test_loss"]
     assert b["no batchnorm"]["train_loss"] > 2.2  # stuck near log(10) = 2.30
     assert b["batchnorm"]["train_loss"] < 1.0
     assert b["batchnorm"]["test_accuracy"] > 0.8

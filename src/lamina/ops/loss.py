@@ -6,8 +6,11 @@ shapes and dtypes first, so a mismatch is reported in the user's terms instead o
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from lamina.ops import kernels
 from lamina.tensor import Function, Tensor, as_array
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -80,29 +83,44 @@ class BinaryCrossEntropy(Function):
     dℓ/dx = w·(x − y)/max(x·(1 − x), 1e-12), dℓ/dy = w·(log(1 − x) − log x)"""
 
     def forward(self, x, y, weight, reduction):
-        with np.errstate(divide="ignore"):
-            log_x = np.log(x)
-            log_1mx = np.log1p(-x)
-        np.maximum(log_x, -100, out=log_x)
-        np.maximum(log_1mx, -100, out=log_1mx)
+        self.save(x, y, weight)
+        self.reduction = reduction
+        if weight is None and kernels.fits_small(x, y):
+            return _reduce(kernels.binary_cross_entropy(x, y), reduction)  # the same in one pass
+        log_x, log_1mx = _clamped_logs(x)
         loss = log_x - log_1mx  # ℓ = −(log(1 − x) + y·(log x − log(1 − x)))
         loss *= y
         loss += log_1mx
         np.negative(loss, out=loss)
         if weight is not None:
             loss = loss * weight
-        self.save(x, y, weight, log_x, log_1mx)
-        self.reduction = reduction
         return _reduce(loss, reduction)
 
     def backward(self, g):
-        x, y, weight, log_x, log_1mx = self.saved
+        x, y, weight = self.saved
         gs = _spread(g, self.reduction, x.size)
         if weight is not None:
             gs = gs * weight
-        gx = gs * (x - y) / np.maximum(x * (1 - x), 1e-12) if self.needs[0] else None
-        gy = gs * (log_1mx - log_x) if self.needs[1] else None
+        gx = gy = None
+        if self.needs[0]:
+            if gs.ndim == 0 and kernels.fits(x, y):
+                gx = kernels.binary_cross_entropy_backward(gs, x, y)  # the same in one pass
+            else:
+                gx = gs * (x - y) / np.maximum(x * (1 - x), 1e-12)
+        if self.needs[1]:
+            log_x, log_1mx = _clamped_logs(x)
+            gy = gs * (log_1mx - log_x)
         return gx, gy
+
+
+def _clamped_logs(x):
+    """max(log x, −100) and max(log(1 − x), −100); NaN where x is outside [0, 1] (the caller reports it)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_x = np.log(x)
+        log_1mx = np.log1p(-x)
+    np.maximum(log_x, -100, out=log_x)
+    np.maximum(log_1mx, -100, out=log_1mx)
+    return log_x, log_1mx
 
 
 def _softplus_neg(z):
@@ -184,6 +202,16 @@ class CrossEntropy(Function):
     (= softmax − onehot for plain class targets). Class-index targets average over Σ w[yᵢ], probabilities over N."""
 
     def forward(self, z, target, weight, ignore_index, label_smoothing, reduction):
+        self.fused = (weight is None and not label_smoothing and reduction != "none" and target.ndim == 1
+                      and target.dtype.kind in "iu" and z.shape[1] > 0 and kernels.fits_small(z))
+        if self.fused:  # plain class indices: the same in one kernel call
+            logp = np.empty_like(z)
+            total, self.count = kernels.cross_entropy(z, target, ignore_index, logp)
+            self.reduction, self.ignore_index = reduction, ignore_index
+            self.save(logp, target)
+            if reduction == "mean":
+                total = total / self.count if self.count else math.nan  # NaN when every target is ignored
+            return np.array(total, dtype=z.dtype)
         logp = _log_softmax(z)
         n_classes, eps = z.shape[1], label_smoothing
         w_b = None if weight is None else weight.reshape((1, -1) + (1,) * (z.ndim - 2))
@@ -205,6 +233,12 @@ class CrossEntropy(Function):
         return _reduce(loss, reduction, self.count)
 
     def backward(self, g):
+        if self.fused:
+            logp, target = self.saved
+            scale = _spread(g, self.reduction, self.count) if self.count else 0.0  # 0 kept rows: zero gradient
+            gz = np.empty_like(logp)
+            kernels.cross_entropy_backward(logp, target, self.ignore_index, np.float32(scale), gz)
+            return gz, None
         c = _spread(g, self.reduction, self.count)
         if self.probs:
             logp, q, w_b = self.saved
@@ -306,12 +340,17 @@ def huber_loss(input: Tensor, target, reduction: str = "mean", delta: float = 1.
 def binary_cross_entropy(input: Tensor, target, weight=None, reduction: str = "mean") -> Tensor:
     """Binary cross-entropy on probabilities in [0, 1] (after a sigmoid)."""
     target = _check_pair("binary_cross_entropy", input, target, reduction)
-    x = input.array
-    if x.size and (x.min() < 0 or x.max() > 1):
-        raise ValueError(f"binary_cross_entropy: all elements of input should be between 0 and 1, got values in "
-                         f"[{x.min():g}, {x.max():g}]; pass raw scores to binary_cross_entropy_with_logits instead")
     weight = _constant(weight, input.dtype)
-    return BinaryCrossEntropy.apply(input, target, weight, reduction)
+    loss = BinaryCrossEntropy.apply(input, target, weight, reduction)
+    # An input outside [0, 1] makes its log NaN, so the inputs are searched only when the loss has a NaN:
+    # a min and a max on every call would cost more than the loss itself on small batches.
+    if math.isnan(loss.array if reduction != "none" else np.add.reduce(loss.array, axis=None)):
+        x = input.array
+        if x.min() < 0 or x.max() > 1:
+            raise ValueError(f"binary_cross_entropy: all elements of input should be between 0 and 1, got values in "
+                             f"[{x.min():g}, {x.max():g}]; pass raw scores to binary_cross_entropy_with_logits "
+                             f"instead")
+    return loss
 
 
 def binary_cross_entropy_with_logits(input: Tensor, target, weight=None, reduction: str = "mean",
@@ -330,6 +369,9 @@ def binary_cross_entropy_with_logits(input: Tensor, target, weight=None, reducti
     return BinaryCrossEntropyWithLogits.apply(input, target, weight, pos_weight, reduction)
 
 
+_UNSIGNED = {np.dtype(f"i{n}"): np.dtype(f"u{n}") for n in (1, 2, 4, 8)}
+
+
 def _check_class_target(name, input, target, weight, ignore_index, allow_probs):
     """Validate class-index (or probability) targets for input (N, C, d1, ...) or (C,)."""
     if input.ndim == 0:
@@ -344,7 +386,8 @@ def _check_class_target(name, input, target, weight, ignore_index, allow_probs):
                              f"{input.dtype}; convert with target.to({input.dtype})")
     elif kind in "iu" and target.shape == index_shape:
         t = target.array
-        in_range = t.size == 0 or (np.minimum.reduce(t, axis=None) >= 0 and np.maximum.reduce(t, axis=None) < n_classes)
+        # read as unsigned, a negative index is huge, so one max checks both ends of [0, n_classes)
+        in_range = t.size == 0 or np.maximum.reduce(t.view(_UNSIGNED.get(t.dtype, t.dtype)), axis=None) < n_classes
         bad = None if in_range else (t != ignore_index) & ((t < 0) | (t >= n_classes))
         if bad is not None and bad.any():
             raise ValueError(f"{name}: target value {t[bad].flat[0]} is out of range for {n_classes} classes "

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from lamina.ops import kernels
 from lamina.tensor import Function, Tensor
 
 
@@ -117,6 +118,8 @@ class Tanh(Function):
 
     def backward(self, g):
         (a,) = self.saved
+        if kernels.fits(g, a):
+            return kernels.tanh_backward(g, a)  # the same in one pass
         return g * (1 - a * a)
 
 
@@ -133,12 +136,15 @@ class Sigmoid(Function):
     """d/dz σ(z) = a·(1 − a), a = σ(z)"""
 
     def forward(self, z):
-        a = sigmoid_array(z)
+        z = _float(z)
+        a = kernels.sigmoid(z) if kernels.fits_small(z) else sigmoid_array(z)
         self.save(a)
         return a
 
     def backward(self, g):
         (a,) = self.saved
+        if kernels.fits(g, a):
+            return kernels.sigmoid_backward(g, a)  # the same in one pass
         return g * a * (1 - a)
 
 
@@ -146,12 +152,14 @@ class ReLU(Function):
     """d/dz max(0, z) = 1 if z > 0 else 0"""
 
     def forward(self, z):
-        a = np.maximum(z, 0)
+        a = kernels.relu(z) if kernels.fits(z) else np.maximum(z, 0)
         self.save(a)
         return a
 
     def backward(self, g):
         (a,) = self.saved
+        if kernels.fits(g, a):
+            return kernels.relu_backward(g, a)  # the same in one pass
         return g * (a > 0)
 
 

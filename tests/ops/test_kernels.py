@@ -1,0 +1,158 @@
+"""The fused kernels of lamina.ops.kernels against their NumPy references, and the ops with and without them."""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+import lamina
+from lamina.nn import functional as F
+from lamina.ops import kernels, loss, unary
+
+pytestmark = pytest.mark.skipif(not kernels.AVAILABLE, reason="numba is not installed")
+
+SPECIAL = np.float32([np.nan, -np.nan, 0.0, -0.0, np.inf, -np.inf, 1e-45, -1e-45, 1e-30, 100.0, -100.0, 89.0,
+                      -89.0, 0.5, -0.5, 3.0])
+
+
+def values(n=4000, seed=0):
+    """Ordinary values (several scales) followed by the special ones."""
+    rng = np.random.default_rng(seed)
+    return np.concatenate([(rng.standard_normal(n) * rng.choice([0.01, 1, 10, 100], n)).astype(np.float32), SPECIAL])
+
+
+def same_bits(a, b):
+    """Equal values, NaN where NaN, and the same sign of zero (a NaN's sign bit is meaningless)."""
+    numbers = ~np.isnan(a)
+    return np.array_equal(a, b, equal_nan=True) and np.array_equal(np.signbit(a[numbers]), np.signbit(b[numbers]))
+
+
+@pytest.fixture(autouse=True)
+def warnings_are_errors():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a kernel must not warn where its reference is silent
+        yield
+
+
+def test_arithmetic_kernels_are_bit_identical_to_numpy():
+    z, g = values(seed=0), values(seed=1)
+    a, s, r = np.tanh(z), unary.sigmoid_array(z), np.maximum(z, 0)
+    with np.errstate(invalid="ignore"):  # inf·0: NaN and a warning from NumPy and from the ufunc kernels alike
+        want = [g * (r > 0), g * (z > 0), g * (1 - a * a), g * s * (1 - s)]
+        got = [kernels.relu_backward(g, r), kernels.relu_backward(g, z), kernels.tanh_backward(g, a),
+               kernels.sigmoid_backward(g, s)]
+    assert same_bits(kernels.relu(z), r)
+    for a_kernel, a_numpy in zip(got, want):  # relu_backward(g, z): NaN and -0 in the saved output as well
+        assert same_bits(a_kernel, a_numpy)
+
+
+def test_sigmoid_kernel_matches_numpy_to_rounding():
+    z = values()
+    got, want = kernels.sigmoid(z), unary.sigmoid_array(z)
+    np.testing.assert_allclose(got, want, rtol=2.5e-7, atol=0)
+    assert same_bits(np.isnan(got), np.isnan(want))
+    assert kernels.sigmoid(np.float32([0, 100, -88])).tolist() == [0.5, 1.0, np.float32(1 / (1 + np.exp(88.0)))]
+
+
+def test_binary_cross_entropy_kernels_match_numpy():
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.random(2000), [0, 1, 1e-40, 1 - 6e-8, 1e-8]]).astype(np.float32)
+    y = np.concatenate([rng.random(2000), [1, 0, 1, 0, 0.5]]).astype(np.float32)
+    log_x, log_1mx = loss._clamped_logs(x)
+    want = -((log_x - log_1mx) * y + log_1mx)
+    np.testing.assert_allclose(kernels.binary_cross_entropy(x, y), want, rtol=3e-7, atol=1e-6)
+    assert kernels.binary_cross_entropy(np.float32([0.0]), np.float32([1.0]))[0] == 100  # log 0 clamped at −100
+    bad = kernels.binary_cross_entropy(np.float32([-0.5, 1.5, np.nan]), np.float32([1, 0, 1]))
+    assert np.isnan(bad).all()  # the caller reports these
+    scale = np.float32(0.125)
+    assert same_bits(kernels.binary_cross_entropy_backward(scale, x, y), scale * (x - y) / np.maximum(x * (1 - x), 1e-12))
+
+
+@pytest.mark.parametrize("ignore_index", [-100, 2])
+def test_cross_entropy_kernels_match_numpy(ignore_index):
+    rng = np.random.default_rng(0)
+    z = (rng.standard_normal((33, 7)) * 10).astype(np.float32)
+    z[0] = [80, -80, 0, 0, 0, 1e-30, 3]  # large spread: the max shift must keep exp finite
+    t = rng.integers(0, 7, 33)
+    logp = np.empty_like(z)
+    total, kept = kernels.cross_entropy(z, t, ignore_index, logp)
+    want = loss._log_softmax(z)
+    np.testing.assert_allclose(logp, want, rtol=1e-6, atol=2e-6)
+    rows = t != ignore_index
+    assert kept == rows.sum()
+    np.testing.assert_allclose(total, -want[np.arange(33), t][rows].sum(), rtol=1e-6)
+    out = np.empty_like(z)
+    kernels.cross_entropy_backward(logp, t, ignore_index, np.float32(0.5), out)
+    expect = np.exp(want) * 0.5
+    expect[np.arange(33), t] -= 0.5
+    expect[~rows] = 0
+    np.testing.assert_allclose(out, expect, rtol=1e-6, atol=1e-7)
+
+
+# -- the ops: the same results with the kernels (float32, small) and with the NumPy code -------------------------
+def without_kernels(monkeypatch, fn):
+    monkeypatch.setattr(kernels, "AVAILABLE", False)
+    try:
+        return fn()
+    finally:
+        monkeypatch.setattr(kernels, "AVAILABLE", True)
+
+
+def run(make_loss, *inputs):
+    leaves = [lamina.tensor(x, requires_grad=x.dtype.kind == "f") for x in inputs]
+    out = make_loss(*leaves)
+    out.backward()
+    return out.detach().numpy().copy(), [x.grad.numpy().copy() for x in leaves if x.requires_grad]
+
+
+CASES = {
+    "sigmoid": (lambda z: (z.sigmoid() * lamina.tensor(np.linspace(-1, 1, 12, dtype=np.float32))).sum(),),
+    "tanh": (lambda z: (z.tanh() * lamina.tensor(np.linspace(-1, 1, 12, dtype=np.float32))).sum(),),
+    "relu": (lambda z: (z.relu() * lamina.tensor(np.linspace(-1, 1, 12, dtype=np.float32))).sum(),),
+    "bce": (lambda z: F.binary_cross_entropy(z.sigmoid(), lamina.tensor(np.float32([0, 1] * 6))),),
+    "cross_entropy": (lambda z: F.cross_entropy(z.reshape(4, 3), lamina.tensor([0, 2, 1, 2])),),
+    "cross_entropy_sum_ignored": (lambda z: F.cross_entropy(z.reshape(4, 3), lamina.tensor([0, -100, 1, 2]),
+                                                            reduction="sum"),),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_ops_give_the_same_results_with_and_without_kernels(name, monkeypatch):
+    (make,) = CASES[name]
+    z = np.random.default_rng(1).standard_normal(12).astype(np.float32) * 3
+    fused_out, fused_grads = run(make, z)
+    plain_out, plain_grads = without_kernels(monkeypatch, lambda: run(make, z))
+    np.testing.assert_allclose(fused_out, plain_out, rtol=1e-6)
+    for a, b in zip(fused_grads, plain_grads):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-8)
+
+
+def test_cross_entropy_with_every_target_ignored_is_nan_with_zero_gradient_as_torch():
+    z = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
+    x = lamina.tensor(z, requires_grad=True)
+    out = F.cross_entropy(x, lamina.tensor([-100, -100, -100]))
+    out.backward()
+    zt = torch.tensor(z, requires_grad=True)
+    ref = torch.nn.functional.cross_entropy(zt, torch.tensor([-100, -100, -100]))
+    ref.backward()
+    assert np.isnan(out.item()) and np.isnan(ref.item())
+    np.testing.assert_array_equal(x.grad.numpy(), zt.grad.numpy())
+
+
+def test_large_and_non_float32_arrays_take_the_numpy_code():
+    big = np.random.default_rng(0).standard_normal(kernels.SMALL + 1).astype(np.float32)
+    assert not kernels.fits_small(big) and kernels.fits(big)
+    assert np.array_equal(lamina.tensor(big).sigmoid().numpy(), unary.sigmoid_array(big))
+    assert not kernels.fits(big.astype(np.float64)) and not kernels.fits(big[::2])
+    z64 = lamina.tensor(big[:10].astype(np.float64), requires_grad=True)
+    (z64.tanh().sum()).backward()
+    assert z64.grad.dtype == lamina.float64
+    np.testing.assert_allclose(z64.grad.numpy(), 1 - np.tanh(big[:10].astype(np.float64)) ** 2)
+
+
+def test_bce_still_reports_inputs_outside_zero_one():
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        F.binary_cross_entropy(lamina.tensor([0.5, 1.5]), lamina.tensor([1.0, 0.0]))
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        F.binary_cross_entropy(lamina.tensor([-0.5, 0.5]), lamina.tensor([1.0, 0.0]), reduction="none")
