@@ -157,3 +157,39 @@ def test_bce_still_reports_inputs_outside_zero_one():
         F.binary_cross_entropy(lamina.tensor([0.5, 1.5]), lamina.tensor([1.0, 0.0]))
     with pytest.raises(ValueError, match="between 0 and 1"):
         F.binary_cross_entropy(lamina.tensor([-0.5, 0.5]), lamina.tensor([1.0, 0.0]), reduction="none")
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_tiny_linear_kernels_match_numpy(bias):
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((4, 6)).astype(np.float32), rng.standard_normal((5, 6)).astype(np.float32)
+    b = rng.standard_normal(5).astype(np.float32) if bias else None
+    assert kernels.fits_tiny(x, w)
+    out = np.empty((4, 5), np.float32)
+    kernels.linear(x, w, b, out)
+    np.testing.assert_allclose(out, x @ w.T + (b if bias else 0), rtol=1e-5, atol=1e-6)
+    g = rng.standard_normal((4, 5)).astype(np.float32)
+    gx, gw, gb = np.empty_like(x), np.empty_like(w), np.empty(5, np.float32)
+    kernels.linear_backward(g, x, w, gx, gw, gb if bias else None)
+    np.testing.assert_allclose(gx, g @ w, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(gw, g.T @ x, rtol=1e-5, atol=1e-6)
+    if bias:
+        np.testing.assert_allclose(gb, g.sum(0), rtol=1e-5, atol=1e-6)
+    gw2 = np.empty_like(w)
+    kernels.linear_backward(g, x, w, None, gw2, None)  # only what is asked for
+    np.testing.assert_array_equal(gw2, gw)
+    assert not kernels.fits_tiny(np.ones((64, 64), np.float32), np.ones((64, 64), np.float32))
+
+
+def test_linear_layer_is_the_same_tiny_or_not(monkeypatch):
+    def run_layer():
+        lamina.manual_seed(0)
+        layer = lamina.nn.Linear(3, 2)
+        x = lamina.tensor(np.float32([[1, 2, 3], [-1, 0.5, 2]]), requires_grad=True)
+        (layer(x).tanh().sum()).backward()
+        return [t.numpy().copy() for t in (x.grad, layer.weight.grad, layer.bias.grad)]
+
+    tiny = run_layer()
+    blas = without_kernels(monkeypatch, run_layer)
+    for a, b in zip(tiny, blas):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from lamina.ops import kernels
 from lamina.tensor import Function, Tensor
 
 
@@ -60,6 +61,11 @@ class Linear(Function):
     def forward(self, x, w, b):
         self.save(x, w)
         self.has_bias = b is not None
+        self.tiny = kernels.fits_tiny(x, w) and (b is None or kernels.fits(b))
+        if self.tiny:  # the same in one call
+            z = np.empty((x.shape[0], w.shape[0]), dtype=x.dtype)
+            kernels.linear(x, w, b, z)
+            return z
         z = np.dot(x, w.T) if x.ndim == 2 else np.matmul(x, w.T)  # np.dot: less call overhead for 2-D
         if b is not None:
             z += b
@@ -67,6 +73,12 @@ class Linear(Function):
 
     def backward(self, g):
         x, w = self.saved
+        if self.tiny and kernels.fits(g):  # the same in one call
+            gx = np.empty_like(x) if self.needs[0] else None
+            gw = np.empty_like(w) if self.needs[1] else None
+            gb = np.empty(w.shape[0], dtype=w.dtype) if self.has_bias and self.needs[2] else None
+            kernels.linear_backward(g, x, w, gx, gw, gb)
+            return gx, gw, gb
         gx = (np.dot(g, w) if g.ndim == 2 else np.matmul(g, w)) if self.needs[0] else None
         gw = gb = None
         if self.needs[1] or (self.has_bias and self.needs[2]):
