@@ -13,10 +13,11 @@ FLOOR = "numpy matmul floor"
 
 class MatmulFloor:
     """3 forward, 3 weight-gradient and 2 input-gradient products of the 784-512-256-10 MLP, np.matmul into
-    preallocated float32 arrays, on the same batches and weights as the training step."""
+    preallocated float32 arrays, on the same batches and weights as the training step. The weights are in
+    Fortran order, as lamina's Linear keeps them, so these are the very products lamina's step runs."""
 
     def __init__(self, weights: list, x: np.ndarray, batch: int):
-        (self.w1, _), (self.w2, _), (self.w3, _) = weights
+        (self.w1, _), (self.w2, _), (self.w3, _) = ((np.asfortranarray(w), b) for w, b in weights)
         self.batches = [x[s] for s in data.batch_slices(len(x), batch)]
         self.h1 = np.empty((batch, 512), np.float32)
         self.h2 = np.empty((batch, 256), np.float32)
@@ -36,11 +37,11 @@ class MatmulFloor:
             matmul(x, self.w1.T, out=self.h1)  # forward
             matmul(self.h1, self.w2.T, out=self.h2)
             matmul(self.h2, self.w3.T, out=self.out)
-            matmul(self.g_out.T, self.h2, out=self.g_w3)  # backward: weight and input gradients
-            matmul(self.g_out, self.w3, out=self.g_h2)
-            matmul(self.g_h2.T, self.h1, out=self.g_w2)
+            matmul(self.h2.T, self.g_out, out=self.g_w3.T)  # backward: weight gradients Gᵀ·h (in W's order)
+            matmul(self.g_out, self.w3, out=self.g_h2)  # and input gradients G·W
+            matmul(self.h1.T, self.g_h2, out=self.g_w2.T)
             matmul(self.g_h2, self.w2, out=self.g_h1)
-            matmul(self.g_h1.T, x, out=self.g_w1)
+            matmul(x.T, self.g_h1, out=self.g_w1.T)
 
 
 def floor_vs_step(settings: Settings, batch: int) -> Comparison:
@@ -55,7 +56,8 @@ def floor_vs_step(settings: Settings, batch: int) -> Comparison:
         unit="ms/step", values=values, ratio_kind="overhead", targets={FLOOR: Target("<=", 1.3)},
         notes=["The floor: per step, 3 forward (x·W1ᵀ, h1·W2ᵀ, h2·W3ᵀ), 3 weight-gradient (gᵀ·h) and 2 input-"
                "gradient (g·W) products with np.matmul into preallocated float32 arrays, on the same batches and "
-               "weights; nothing else (no bias, activation, loss or optimizer work).",
+               "weights, kept in Fortran order as lamina's Linear keeps them (the products lamina runs); nothing "
+               "else (no bias, activation, loss or optimizer work).",
                f"{steps} steps per side per round, after {settings.warmup(steps)} warm-up steps. The ratio is "
                "lamina's step time / the floor's (lower is better)."])
 

@@ -84,3 +84,23 @@ def test_three_stacked_linear_layers_equal_one_linear_layer():
     single.load_state_dict({"weight": w3 @ w2 @ w1, "bias": w3 @ (w2 @ b1 + b2) + b3})
     x = lamina.randn(10, 5)
     np.testing.assert_allclose(deep(x).detach().numpy(), single(x).detach().numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_weight_is_kept_in_fortran_order_and_its_gradient_and_optimizer_state_alike(tmp_path):
+    # x·Wᵀ is then a plain row-major product for BLAS; the values are the same as in C order
+    layer = nn.Linear(5, 3)
+    w = layer.weight.detach().numpy()
+    assert w.flags.f_contiguous and not w.flags.c_contiguous
+    x = lamina.randn(70, 5)  # large enough for BLAS (not the tiny-layer kernel)
+    layer(x).sum().backward()
+    grad = layer.weight.grad.numpy()
+    assert grad.flags.f_contiguous and not grad.flags.c_contiguous
+    np.testing.assert_allclose(grad, np.ones((70, 3), np.float32).T @ x.numpy(), rtol=1e-5)
+    opt = lamina.optim.Adam(layer.parameters())
+    opt.step()
+    assert opt.state[layer.weight]["exp_avg"].flags.f_contiguous
+    restored = lamina.optim.Adam(layer.parameters())
+    restored.load_state_dict(opt.state_dict())
+    assert restored.state[layer.weight]["exp_avg"].flags.f_contiguous  # so the fused kernel still applies
+    lamina.save(layer.state_dict(), tmp_path / "w.safetensors")  # written in C order: the file is layout-free
+    np.testing.assert_array_equal(lamina.load(tmp_path / "w.safetensors")["weight"].numpy(), w)

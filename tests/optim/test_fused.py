@@ -15,25 +15,35 @@ pytestmark = pytest.mark.skipif(not fused.AVAILABLE, reason="numba is not instal
 SHAPES = [(7, 5), (5,), (3, 7), (1,)]
 
 
-def _run(make_opt, steps=25):
+def _run(make_opt, steps=25, order="C", grad_order=None):
+    """``order``: the parameters' memory order (Linear keeps its weights in Fortran order); grads alike by default."""
     rng = np.random.default_rng(0)
-    params = [Parameter(rng.standard_normal(s).astype(np.float32)) for s in SHAPES]
+    params = [Parameter(np.array(rng.standard_normal(s), np.float32, order=order)) for s in SHAPES]
     opt = make_opt(params)
     for _ in range(steps):
         for p in params:
-            p.grad = lamina.tensor(rng.standard_normal(p.shape).astype(np.float32))
+            grad = np.array(rng.standard_normal(p.shape), np.float32, order=grad_order or order)
+            p.grad = lamina.tensor(grad)
         opt.step()
     return [p.detach().numpy().copy() for p in params], opt.state_dict()["state"]
 
 
 def _assert_identical(make):
     ref_params, ref_state = _run(lambda ps: make(ps, False))
-    got_params, got_state = _run(lambda ps: make(ps, None))
-    for a, b in zip(ref_params, got_params):
-        np.testing.assert_array_equal(a, b)
-    for idx, state in ref_state.items():
-        for key, value in state.items():
-            np.testing.assert_array_equal(np.asarray(value), np.asarray(got_state[idx][key]), err_msg=key)
+    for order, grad_order in (("C", "C"), ("F", "F"), ("F", "C")):  # F with C grads: the NumPy path
+        got_params, got_state = _run(lambda ps: make(ps, None), order=order, grad_order=grad_order)
+        for a, b in zip(ref_params, got_params):
+            np.testing.assert_array_equal(a, b, err_msg=order + grad_order)
+        for idx, state in ref_state.items():
+            for key, value in state.items():
+                np.testing.assert_array_equal(np.asarray(value), np.asarray(got_state[idx][key]), err_msg=key)
+
+
+def test_fortran_order_parameters_take_the_kernels_and_keep_their_order():
+    f, c = np.zeros((3, 4), np.float32, order="F"), np.zeros((3, 4), np.float32)
+    assert fused.usable(f, f.copy(order="F")) and fused.usable(c, c) and not fused.usable(f, c)
+    _, state = _run(lambda ps: optim.Adam(ps, lr=0.1), steps=1, order="F")
+    assert state[0]["exp_avg"].flags.f_contiguous and not state[0]["exp_avg"].flags.c_contiguous
 
 
 SGD_OPTIONS = [

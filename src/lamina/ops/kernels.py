@@ -212,8 +212,8 @@ TINY = 512
 
 
 def fits_tiny(x, w) -> bool:
-    """A 2-D float32 product x·Wᵀ of at most TINY multiply-adds."""
-    return x.ndim == 2 and x.shape[0] * w.size <= TINY and fits(x, w)
+    """A 2-D float32 product x·Wᵀ of at most TINY multiply-adds (W in either memory order)."""
+    return x.ndim == 2 and x.shape[0] * w.size <= TINY and fits(x) and w.dtype is _F32
 
 
 @_jit

@@ -84,7 +84,12 @@ class Linear(Function):
         if self.needs[1] or (self.has_bias and self.needs[2]):
             g2 = g if g.ndim == 2 else g.reshape(-1, g.shape[-1])
             if self.needs[1]:
-                gw = np.dot(g2.T, x if x.ndim == 2 else x.reshape(-1, x.shape[-1]))
+                x2 = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
+                gw = np.empty_like(w)  # in W's memory order, so the optimizer's update sees matching arrays
+                if gw.flags.c_contiguous:
+                    np.dot(g2.T, x2, out=gw)
+                else:
+                    np.dot(x2.T, g2, out=gw.T)  # Gᵀ·x written through its transpose, xᵀ·G
             if self.has_bias and self.needs[2]:
                 gb = np.add.reduce(g2, axis=0)
         return gx, gw, gb

@@ -3,7 +3,7 @@
 The NumPy updates in sgd.py and adam.py are the readable reference. These numba kernels do the
 same float32 operations in the same order, element by element, so their results are identical
 (tests/optim/test_fused.py checks it bit for bit). Adam on a 536k-parameter MLP drops from ~12
-whole-array passes to one. Used for float32 C-contiguous arrays when numba is installed; pass
+whole-array passes to one. Used for float32 arrays in one block (C or Fortran order) when numba is installed; pass
 ``fused=False`` to an optimizer to run the NumPy reference instead.
 """
 
@@ -25,9 +25,17 @@ _F32 = np.dtype(np.float32)
 
 
 def usable(param: np.ndarray, grad: np.ndarray) -> bool:
-    """The kernels take float32 C-contiguous arrays (lamina's default); anything else uses NumPy."""
-    return (AVAILABLE and param.dtype is _F32 and grad.dtype is _F32 and param.flags.c_contiguous
-            and grad.flags.c_contiguous)
+    """The kernels take float32 arrays in one block, both in C order or both in Fortran order (Linear's weights);
+    anything else uses NumPy. The optimizer state is made in the parameter's order (zeros_like, _restore)."""
+    if not (AVAILABLE and param.dtype is _F32 and grad.dtype is _F32):
+        return False
+    p, g = param.flags, grad.flags
+    return (p.c_contiguous and g.c_contiguous) or (p.f_contiguous and g.f_contiguous)
+
+
+def _c_order(*arrays):
+    """The arrays as C-order views: a Fortran-order array's transpose is one, and the update is element-wise."""
+    return arrays if arrays[0].flags.c_contiguous else tuple(a if a is None else a.T for a in arrays)
 
 
 def _jit(fn):
@@ -42,6 +50,7 @@ def _jit(fn):
 
 def sgd_step(param, grad, buf, lr, momentum, dampening, weight_decay, nesterov, maximize, first):
     """SGD for one parameter (buf: its momentum buffer, zero-filled before the first step)."""
+    param, grad, buf = _c_order(param, grad, buf)
     sign = -1.0 if maximize else 1.0
     if momentum == 0:
         _sgd_kernel(param, grad, lr, sign, weight_decay)
@@ -76,6 +85,7 @@ def _sgd_momentum_kernel(param, grad, buf, lr, sign, weight_decay, mu, keep, loo
 
 def adam_step(param, grad, m, v, vmax, lr, beta1, beta2, eps, weight_decay, step, decoupled, maximize):
     """Adam/AdamW for one parameter (vmax: amsgrad's running maximum, or None); scalars as the reference."""
+    param, grad, m, v, vmax = _c_order(param, grad, m, v, vmax)
     sqrt_b2 = math.sqrt(1 - beta2**step)
     shrink, l2 = (1 - lr * weight_decay, 0.0) if decoupled else (1.0, weight_decay)
     scalars = (beta1, 1 - beta1, beta2, 1 - beta2, eps * sqrt_b2, lr / (1 - beta1**step) * sqrt_b2,

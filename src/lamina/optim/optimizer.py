@@ -222,4 +222,6 @@ def _restore(value, param: Tensor, what: str):
         return arr.item()
     if arr.shape != param.array.shape:
         raise ValueError(f"{what} has shape {arr.shape} but the parameter has shape {param.array.shape}")
-    return np.array(arr, dtype=param.array.dtype, copy=True)
+    live = np.empty_like(param.array)  # in the parameter's memory order, as the state the optimizer makes itself
+    np.copyto(live, arr, casting="unsafe")
+    return live
