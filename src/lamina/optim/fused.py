@@ -35,7 +35,7 @@ def usable(param: np.ndarray, grad: np.ndarray) -> bool:
 
 def _c_order(*arrays):
     """The arrays as C-order views: a Fortran-order array's transpose is one, and the update is element-wise."""
-    return arrays if arrays[0].flags.c_contiguous else tuple(a if a is None else a.T for a in arrays)
+    return tuple(a if a is None else a.T for a in arrays)
 
 
 def _jit(fn):
@@ -50,7 +50,8 @@ def _jit(fn):
 
 def sgd_step(param, grad, buf, lr, momentum, dampening, weight_decay, nesterov, maximize, first):
     """SGD for one parameter (buf: its momentum buffer, zero-filled before the first step)."""
-    param, grad, buf = _c_order(param, grad, buf)
+    if not param.flags.c_contiguous:
+        param, grad, buf = _c_order(param, grad, buf)
     sign = -1.0 if maximize else 1.0
     if momentum == 0:
         _sgd_kernel(param, grad, lr, sign, weight_decay)
@@ -85,7 +86,8 @@ def _sgd_momentum_kernel(param, grad, buf, lr, sign, weight_decay, mu, keep, loo
 
 def adam_step(param, grad, m, v, vmax, lr, beta1, beta2, eps, weight_decay, step, decoupled, maximize):
     """Adam/AdamW for one parameter (vmax: amsgrad's running maximum, or None); scalars as the reference."""
-    param, grad, m, v, vmax = _c_order(param, grad, m, v, vmax)
+    if not param.flags.c_contiguous:
+        param, grad, m, v, vmax = _c_order(param, grad, m, v, vmax)
     sqrt_b2 = math.sqrt(1 - beta2**step)
     shrink, l2 = (1 - lr * weight_decay, 0.0) if decoupled else (1.0, weight_decay)
     scalars = (beta1, 1 - beta1, beta2, 1 - beta2, eps * sqrt_b2, lr / (1 - beta1**step) * sqrt_b2,
