@@ -74,14 +74,18 @@ def __getattr__(name: str):
     return ufunc
 
 
-# Element-wise kernels with comparisons: ``name(inputs)`` returns a new array; ``_name(inputs, out)`` is the
-# compiled loop over the flattened arrays (all of one shape).
+# Element-wise kernels with comparisons: ``_name(inputs, out)`` is the compiled loop over the flattened
+# arrays (all of one shape); ``name(inputs)`` returns a new array.
 
 
-def sigmoid(z):
-    out = np.empty_like(z)
-    _sigmoid(z, out)
-    return out
+def _returning_new(loop):
+    """``name(*inputs)``: run ``loop(*inputs, out)`` into a new array shaped like the last input."""
+    def call(*inputs):
+        out = np.empty_like(inputs[-1])
+        loop(*inputs, out)
+        return out
+
+    return call
 
 
 @_jit
@@ -104,12 +108,6 @@ def _tanh_backward(g, a):
     return g * (_1 - a * a)
 
 
-def relu(z):
-    out = np.empty_like(z)
-    _relu(z, out)
-    return out
-
-
 @_jit
 def _relu(z, out):
     """max(z, 0), as unary.ReLU.forward (np.maximum: NaN stays NaN, −0 becomes 0)"""
@@ -119,24 +117,12 @@ def _relu(z, out):
         out[i] = v if v > _0 or v != v else _0
 
 
-def relu_backward(g, a):
-    out = np.empty_like(a)
-    _relu_backward(g, a, out)
-    return out
-
-
 @_jit
 def _relu_backward(g, a, out):
     """g where a > 0, else g·0, as unary.ReLU.backward (g·(a > 0): g·0 keeps NaN and the sign of zero)"""
     g, a, out = g.reshape(g.size), a.reshape(a.size), out.reshape(out.size)
     for i in range(a.size):
         out[i] = g[i] if a[i] > _0 else g[i] * _0
-
-
-def binary_cross_entropy(x, y):
-    out = np.empty_like(x)
-    _binary_cross_entropy(x, y, out)
-    return out
 
 
 @_jit
@@ -149,19 +135,18 @@ def _binary_cross_entropy(x, y, out):
         out[i] = -((log_x - log_1mx) * y[i] + log_1mx)
 
 
-def binary_cross_entropy_backward(scale, x, y):
-    """``scale`` is the gradient reaching every element (a float)"""
-    out = np.empty_like(x)
-    _binary_cross_entropy_backward(np.float32(scale), x, y, out)
-    return out
-
-
 @_jit
 def _binary_cross_entropy_backward(scale, x, y, out):
-    """scale·(x − y)/max(x·(1 − x), 1e-12), as loss.BinaryCrossEntropy.backward"""
+    """scale·(x − y)/max(x·(1 − x), 1e-12), as loss.BinaryCrossEntropy.backward (scale: the gradient reaching
+    every element)"""
     x, y, out = x.reshape(x.size), y.reshape(y.size), out.reshape(out.size)
     for i in range(x.size):
         out[i] = scale * (x[i] - y[i]) / max(x[i] * (_1 - x[i]), _EPS)
+
+
+sigmoid, relu, relu_backward = _returning_new(_sigmoid), _returning_new(_relu), _returning_new(_relu_backward)
+binary_cross_entropy = _returning_new(_binary_cross_entropy)
+binary_cross_entropy_backward = _returning_new(_binary_cross_entropy_backward)  # scale: a float32 scalar
 
 
 # Row kernels for cross-entropy on class indices: one call for the loss, one for its gradient, where the

@@ -104,7 +104,7 @@ class BinaryCrossEntropy(Function):
         gx = gy = None
         if self.needs[0]:
             if gs.ndim == 0 and kernels.fits(x, y):
-                gx = kernels.binary_cross_entropy_backward(gs, x, y)  # the same in one pass
+                gx = kernels.binary_cross_entropy_backward(np.float32(gs), x, y)  # the same in one pass
             else:
                 gx = gs * (x - y) / np.maximum(x * (1 - x), 1e-12)
         if self.needs[1]:
