@@ -193,3 +193,9 @@ def test_linear_layer_is_the_same_tiny_or_not(monkeypatch):
     blas = without_kernels(monkeypatch, run_layer)
     for a, b in zip(tiny, blas):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_cross_entropy_kernel_refuses_an_index_out_of_range_instead_of_reading_past_the_row():
+    # F.cross_entropy checks targets first; this is the backstop for direct calls of the op
+    with pytest.raises(IndexError, match="out of range"):
+        loss.CrossEntropy.apply(lamina.randn(3, 4), lamina.tensor([0, 5, 1]), None, -100, 0.0, "mean")

@@ -170,6 +170,8 @@ def cross_entropy(z, target, ignore_index, logp):
             logp[i, j] = (z[i, j] - m) - log_sum
         t = target[i]
         if t != ignore_index:
+            if not 0 <= t < c:  # compiled code does not check indices; the callers have, this is a backstop
+                raise IndexError("cross_entropy: a target class index is out of range")
             total -= logp[i, t]
             kept += 1
     return total, kept
@@ -198,7 +200,8 @@ TINY = 512
 
 def fits_tiny(x, w) -> bool:
     """A 2-D float32 product x·Wᵀ of at most TINY multiply-adds (W in either memory order)."""
-    return x.ndim == 2 and x.shape[0] * w.size <= TINY and fits(x) and w.dtype is _F32
+    return (x.ndim == 2 and x.shape[0] * w.size <= TINY and x.shape[1] == w.shape[-1] and fits(x)
+            and w.dtype is _F32)
 
 
 @_jit
