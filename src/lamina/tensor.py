@@ -249,7 +249,7 @@ def run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> 
         if leaf.grad is None:
             # .grad must own its memory: it is later accumulated into in place
             if g.base is not None or id(g) in owners:
-                g = g.copy()
+                g = g.copy(order="K")  # in its memory order (Linear's weight gradients are Fortran-ordered)
             owners.add(id(g))
             leaf.grad = Tensor._make(g, False, None)
         else:
