@@ -204,44 +204,41 @@ def run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> 
     all its uses, before its own backward runs. No recursion, one visit per Function.
     """
     leaf_grads: dict = {}  # leaf Tensor -> summed gradient of this sweep
-    grads: dict = {}  # Function waiting in the heap -> gradient w.r.t. its output, summed so far
-    heap: list = []  # (-seq, Function)
-    fn, g = root.grad_fn, grad
-    if fn is None:
+    if root.grad_fn is None:
         leaf_grads[root] = grad
-    while fn is not None:
-        if fn.saved is None:
-            raise RuntimeError(
-                "Trying to backward through the graph a second time: its saved buffers were freed "
-                "after the first backward. Call backward(retain_graph=True) the first time if you "
-                "need to backward twice."
-            )
-        in_grads = fn.backward(g)
-        if type(in_grads) is not tuple:
-            in_grads = (in_grads,)
-        for p, need, pg in zip(fn.parents, fn.needs, in_grads):
-            if not need or pg is None:
-                continue
-            if pg.shape != p.array.shape:
-                pg = unbroadcast(pg, p.array.shape)
-            producer = p.grad_fn
-            if producer is None:
-                prev = leaf_grads.get(p)
-                leaf_grads[p] = pg if prev is None else prev + pg
-            else:
-                prev = grads.get(producer)
-                if prev is None:
-                    grads[producer] = pg
-                    heapq.heappush(heap, (-producer.seq, producer))
-                else:
-                    grads[producer] = prev + pg
-        if not retain_graph:
-            fn.saved = None  # release the buffers (a second backward through fn then raises)
-        if heap:
+    else:
+        grads = {root.grad_fn: grad}  # Function -> gradient w.r.t. its output
+        heap = [(-root.grad_fn.seq, root.grad_fn)]
+        while heap:
             fn = heapq.heappop(heap)[1]
             g = grads.pop(fn)
-        else:
-            fn = None
+            if fn.saved is None:
+                raise RuntimeError(
+                    "Trying to backward through the graph a second time: its saved buffers were freed "
+                    "after the first backward. Call backward(retain_graph=True) the first time if you "
+                    "need to backward twice."
+                )
+            in_grads = fn.backward(g)
+            if type(in_grads) is not tuple:
+                in_grads = (in_grads,)
+            for p, need, pg in zip(fn.parents, fn.needs, in_grads):
+                if not need or pg is None:
+                    continue
+                if pg.shape != p.array.shape:
+                    pg = unbroadcast(pg, p.array.shape)
+                producer = p.grad_fn
+                if producer is None:
+                    prev = leaf_grads.get(p)
+                    leaf_grads[p] = pg if prev is None else prev + pg
+                else:
+                    prev = grads.get(producer)
+                    if prev is None:
+                        grads[producer] = pg
+                        heapq.heappush(heap, (-producer.seq, producer))
+                    else:
+                        grads[producer] = prev + pg
+            if not retain_graph:
+                fn.saved = None  # release the buffers (a second backward through fn then raises)
     owners = set()
     for leaf, g in leaf_grads.items():
         if g.dtype is not leaf.array.dtype:
