@@ -42,9 +42,12 @@ def fits_small(a, b=None) -> bool:
     return a.size <= SMALL and fits(a, b)
 
 
-def _jit(fn):
-    # error_model="numpy": no Python zero-division checks, which would stop the loops from vectorising.
-    # Compiled code raises no NumPy floating-point warnings: NaN and inf pass through as the formula gives.
+def jit(fn):
+    """Compile a loop as every lamina kernel is compiled (these and lamina.optim.fused), cached on disk.
+
+    error_model="numpy": no Python zero-division checks, which would stop the loops from vectorising.
+    Compiled code raises no NumPy floating-point warnings: NaN and inf pass through as the formula gives.
+    """
     return numba.njit(cache=True, error_model="numpy")(fn) if AVAILABLE else fn
 
 
@@ -88,7 +91,7 @@ def _returning_new(loop):
     return call
 
 
-@_jit
+@jit
 def _sigmoid(z, out):
     """σ(z) = 1/(1 + e^min(−z, 88)), as unary.sigmoid_array"""
     z, out = z.reshape(z.size), out.reshape(out.size)
@@ -108,7 +111,7 @@ def _tanh_backward(g, a):
     return g * (_1 - a * a)
 
 
-@_jit
+@jit
 def _relu(z, out):
     """max(z, 0), as unary.ReLU.forward (np.maximum: NaN stays NaN, −0 becomes 0)"""
     z, out = z.reshape(z.size), out.reshape(out.size)
@@ -117,7 +120,7 @@ def _relu(z, out):
         out[i] = v if v > _0 or v != v else _0
 
 
-@_jit
+@jit
 def _relu_backward(g, a, out):
     """g where a > 0, else g·0, as unary.ReLU.backward (g·(a > 0): g·0 keeps NaN and the sign of zero)"""
     g, a, out = g.reshape(g.size), a.reshape(a.size), out.reshape(out.size)
@@ -125,7 +128,7 @@ def _relu_backward(g, a, out):
         out[i] = g[i] if a[i] > _0 else g[i] * _0
 
 
-@_jit
+@jit
 def _binary_cross_entropy(x, y, out):
     """−(y·max(log x, −100) + (1 − y)·max(log(1 − x), −100)), as loss.BinaryCrossEntropy (NaN outside [0, 1])"""
     x, y, out = x.reshape(x.size), y.reshape(y.size), out.reshape(out.size)
@@ -135,7 +138,7 @@ def _binary_cross_entropy(x, y, out):
         out[i] = -((log_x - log_1mx) * y[i] + log_1mx)
 
 
-@_jit
+@jit
 def _binary_cross_entropy_backward(scale, x, y, out):
     """scale·(x − y)/max(x·(1 − x), 1e-12), as loss.BinaryCrossEntropy.backward (scale: the gradient reaching
     every element)"""
@@ -153,7 +156,7 @@ binary_cross_entropy_backward = _returning_new(_binary_cross_entropy_backward)  
 # NumPy reference (loss.CrossEntropy) needs about fifteen calls on the same small (N, C) logits.
 
 
-@_jit
+@jit
 def cross_entropy(z, target, ignore_index, logp):
     """logp ← log_softmax of each row of z; returns (−Σ logp[i, tᵢ], number of rows) over rows with tᵢ ≠ ignore_index"""
     n, c = z.shape
@@ -177,7 +180,7 @@ def cross_entropy(z, target, ignore_index, logp):
     return total, kept
 
 
-@_jit
+@jit
 def cross_entropy_backward(logp, target, ignore_index, scale, out):
     """out ← scale·(softmax − one-hot) on each row with tᵢ ≠ ignore_index, 0 on the others"""
     n, c = logp.shape
@@ -204,7 +207,7 @@ def fits_tiny(x, w) -> bool:
             and w.dtype is _F32)
 
 
-@_jit
+@jit
 def linear(x, w, b, out):
     """out ← x·Wᵀ (+ b when b is not None), as linalg.Linear.forward"""
     n, k = x.shape
@@ -216,7 +219,7 @@ def linear(x, w, b, out):
             out[i, j] = s + b[j] if b is not None else s
 
 
-@_jit
+@jit
 def linear_backward(g, x, w, gx, gw, gb):
     """gx ← G·W, gw ← Gᵀ·x, gb ← Σᵢ Gᵢ for those that are not None, as linalg.Linear.backward"""
     n, k = x.shape

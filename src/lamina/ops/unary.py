@@ -136,7 +136,6 @@ class Sigmoid(Function):
     """d/dz σ(z) = a·(1 − a), a = σ(z)"""
 
     def forward(self, z):
-        z = _float(z)
         a = kernels.sigmoid(z) if kernels.fits_small(z) else sigmoid_array(z)
         self.save(a)
         return a

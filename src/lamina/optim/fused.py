@@ -13,13 +13,7 @@ import math
 
 import numpy as np
 
-try:
-    import numba
-except ImportError:  # pragma: no cover - numba is a declared dependency; this keeps lamina importable without it
-    numba = None
-
-AVAILABLE = numba is not None
-
+from lamina.ops.kernels import AVAILABLE, jit
 
 _F32 = np.dtype(np.float32)
 
@@ -36,11 +30,6 @@ def usable(param: np.ndarray, grad: np.ndarray) -> bool:
 def _c_order(*arrays):
     """The arrays as C-order views: a Fortran-order array's transpose is one, and the update is element-wise."""
     return tuple(a if a is None else a.T for a in arrays)
-
-
-def _jit(fn):
-    # error_model="numpy": no Python zero-division checks, which would stop the loops from vectorising
-    return numba.njit(error_model="numpy", cache=True)(fn) if AVAILABLE else fn
 
 
 # The loops below have no branches on the options: each option becomes a factor (±1, 0 or 1) that
@@ -61,7 +50,7 @@ def sgd_step(param, grad, buf, lr, momentum, dampening, weight_decay, nesterov, 
         _sgd_momentum_kernel(param, grad, buf, lr, sign, weight_decay, mu, keep, lookahead, carry)
 
 
-@_jit
+@jit
 def _sgd_kernel(param, grad, lr, sign, weight_decay):
     """g ← ±∇ + λp;  p ← p − η·g"""
     p, gr = param.reshape(param.size), grad.reshape(grad.size)
@@ -71,7 +60,7 @@ def _sgd_kernel(param, grad, lr, sign, weight_decay):
         p[i] -= g * lr
 
 
-@_jit
+@jit
 def _sgd_momentum_kernel(param, grad, buf, lr, sign, weight_decay, mu, keep, lookahead, carry):
     """g ← ±∇ + λp;  b ← μb + (1−τ)g;  d = μb + g (Nesterov) or b;  p ← p − η·d"""
     p, gr, b = param.reshape(param.size), grad.reshape(grad.size), buf.reshape(buf.size)
@@ -98,7 +87,7 @@ def adam_step(param, grad, m, v, vmax, lr, beta1, beta2, eps, weight_decay, step
         _amsgrad_kernel(param, grad, m, v, vmax, *scalars)
 
 
-@_jit
+@jit
 def _adam_kernel(param, grad, m, v, beta1, one_m_beta1, beta2, one_m_beta2, eps_c, step_c, shrink, l2, sign):
     """p ← s·p;  g ← ±∇ + λp;  m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²;  p ← p − c·m/(√v + ε′)"""
     p, gr, m1, v1 = param.reshape(param.size), grad.reshape(grad.size), m.reshape(m.size), v.reshape(v.size)
@@ -115,7 +104,7 @@ def _adam_kernel(param, grad, m, v, beta1, one_m_beta1, beta2, one_m_beta2, eps_
         p[i] = pi - (mi / (np.sqrt(vi) + eps_c)) * step_c
 
 
-@_jit
+@jit
 def _amsgrad_kernel(param, grad, m, v, vmax, beta1, one_m_beta1, beta2, one_m_beta2, eps_c, step_c, shrink, l2,
                     sign):
     """as _adam_kernel, normalising by the running maximum of v"""
