@@ -1,6 +1,10 @@
 """lamina: deep learning from first principles on NumPy, with PyTorch's names and semantics."""
 
+# autograd first: its function.py imports tensor.py, which imports the ops, which import Function
 from lamina import autograd, random
+from lamina.autograd.grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
+from lamina.dtypes import bool_ as bool  # noqa: A001  (lamina.bool, as torch.bool)
+from lamina.dtypes import float16, float32, float64, int32, int64
 from lamina.factories import (
     arange,
     as_tensor,
@@ -26,19 +30,7 @@ from lamina.ops.arithmetic import where
 from lamina.ops.linalg import matmul
 from lamina.ops.shape import cat, chunk, split, stack
 from lamina.random import Generator, get_rng_state, manual_seed, seed, set_rng_state
-from lamina.tensor import (
-    Tensor,
-    enable_grad,
-    float16,
-    float32,
-    float64,
-    int32,
-    int64,
-    is_grad_enabled,
-    no_grad,
-    set_grad_enabled,
-)
-from lamina.tensor import bool_ as bool  # noqa: A001  (lamina.bool, as torch.bool)
+from lamina.tensor import Tensor
 
 __version__ = "0.1.0"
 float = float32  # noqa: A001

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from lamina import random as _random
-from lamina.tensor import Tensor, as_array, float32
+from lamina.dtypes import float32
+from lamina.tensor import Tensor, as_array
 
 
 def _size(size):

@@ -1,31 +1,22 @@
-"""The Tensor and the reverse-mode autodiff engine.
+"""The Tensor: a NumPy array (``tensor.array``) that can record the operations applied to it.
 
-A Tensor wraps a NumPy array (``tensor.array``). Every differentiable operation is a
-``Function`` subclass with ``forward`` and ``backward`` side by side (see ``lamina/ops``).
-Calling ``Function.apply`` runs the forward pass on arrays and, when gradients are wanted,
-records the Function as the output's ``grad_fn``: that is the computation graph.
-``Tensor.backward`` walks the graph once in reverse topological order (no recursion),
-calls each ``backward`` and sums the gradients that reach the same tensor.
+Every differentiable operation is a ``Function`` (``lamina/autograd/function.py``, the ops in ``lamina/ops``);
+applying one to tensors that require grad records it as the result's ``grad_fn``: that is the computation
+graph. ``Tensor.backward`` asks the engine (``lamina/autograd/engine.py``) for the gradients and accumulates
+them into the leaves' ``.grad``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import heapq
-import itertools
+import weakref
 
 import numpy as np
 
-# ---------------------------------------------------------------------------
-# dtypes (NumPy's, under PyTorch's names)
-# ---------------------------------------------------------------------------
-float32 = np.dtype(np.float32)
-float64 = np.dtype(np.float64)
-float16 = np.dtype(np.float16)
-int64 = np.dtype(np.int64)
-int32 = np.dtype(np.int32)
-bool_ = np.dtype(np.bool_)
+from lamina import random as _random
+from lamina.autograd.engine import owned, run_backward
+from lamina.autograd.grad_mode import mode
+from lamina.autograd.hooks import RemovableHandle
+from lamina.dtypes import bool_, dtype_name, float16, float32, float64, int32, int64
 
 _F64 = float64
 
@@ -65,197 +56,6 @@ def _tensors_to_lists(data):
     return data
 
 
-# ---------------------------------------------------------------------------
-# grad mode
-# ---------------------------------------------------------------------------
-class _GradMode:
-    enabled = True
-
-
-def is_grad_enabled() -> bool:
-    return _GradMode.enabled
-
-
-class set_grad_enabled(contextlib.ContextDecorator):
-    """Context manager and decorator that turns graph recording on or off."""
-
-    def __init__(self, mode: bool):
-        self.mode = bool(mode)
-
-    def __enter__(self):
-        self.prev = _GradMode.enabled
-        _GradMode.enabled = self.mode
-        return self
-
-    def __exit__(self, *exc):
-        _GradMode.enabled = self.prev
-        return False
-
-
-class no_grad(set_grad_enabled):
-    """``with lamina.no_grad():`` (or ``@lamina.no_grad()``) records no graph: for inference and updates."""
-
-    def __init__(self, func=None):
-        super().__init__(False)
-        if func is not None:  # used as a bare decorator: @lamina.no_grad
-            functools.update_wrapper(self, func)
-            self._func = func
-
-    def __call__(self, *args, **kwargs):
-        func = getattr(self, "_func", None)
-        if func is not None:
-            with no_grad():
-                return func(*args, **kwargs)
-        return super().__call__(*args, **kwargs)
-
-
-class enable_grad(set_grad_enabled):
-    """Turns graph recording back on inside a ``no_grad`` block."""
-
-    def __init__(self):
-        super().__init__(True)
-
-
-_sequence = itertools.count()
-
-
-# ---------------------------------------------------------------------------
-# Function: one node of the graph
-# ---------------------------------------------------------------------------
-class Function:
-    """A differentiable operation. Subclasses define ``forward(*arrays)`` and ``backward(grad)``.
-
-    ``forward`` receives NumPy arrays (and plain Python values for non-tensor arguments) and
-    keeps what ``backward`` needs with ``self.save(...)``. ``backward`` receives the gradient
-    of the loss with respect to the output and returns one gradient per input (or a single
-    array for one input); ``None`` where no gradient is needed. ``self.needs[i]`` tells whether
-    input i wants a gradient, so unneeded work can be skipped. Gradients may have a broadcast
-    shape: the engine sums them back to each input's shape.
-    """
-
-    parents: tuple
-    needs: list
-    saved: tuple | None = ()  # what backward needs; None once released
-    seq: int  # creation order: a Function's inputs always have smaller seq than the Function
-    float64_ok = False  # True for an op that may turn float32 into float64 (an explicit cast)
-
-    def save(self, *arrays):
-        self.saved = arrays
-
-    def forward(self, *args, **kwargs):  # pragma: no cover - interface
-        raise NotImplementedError
-
-    def backward(self, grad):  # pragma: no cover - interface
-        raise NotImplementedError
-
-    @classmethod
-    def apply(cls, *args, **kwargs) -> Tensor:
-        fn = cls()
-        arrays, needs = [], []
-        for a in args:
-            if isinstance(a, Tensor):
-                arrays.append(a.array)
-                needs.append(a.requires_grad)
-            else:
-                arrays.append(a)
-                needs.append(False)
-        try:
-            out = fn.forward(*arrays, **kwargs)
-        except (ValueError, IndexError) as err:
-            shapes = ", ".join(str(tuple(a.shape)) for a in arrays if isinstance(a, np.ndarray))
-            raise type(err)(f"{cls.__name__.lower()}: cannot apply to shapes {shapes}: {err}") from None
-        if type(out) is not np.ndarray:
-            out = np.asarray(out)  # NumPy returns scalars from ops on 0-d arrays
-        if out.dtype is _F64 and not cls.float64_ok and not any(
-            isinstance(a, np.ndarray) and a.dtype is _F64 for a in arrays
-        ):
-            out = out.astype(np.float32)  # no silent float64 from int inputs or NumPy promotion
-        if True in needs and _GradMode.enabled:
-            fn.parents = args
-            fn.needs = needs
-            fn.seq = next(_sequence)
-            return Tensor._make(out, True, fn)
-        return Tensor._make(out, False, None)
-
-    @property
-    def name(self) -> str:
-        return f"{type(self).__name__}Backward0"
-
-    def __repr__(self):
-        return f"<{self.name}>"
-
-
-def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
-    """Sum a broadcast gradient back to ``shape`` (the chain rule of NumPy broadcasting)."""
-    if grad.shape == shape:
-        return grad
-    lead = grad.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape) if n == 1 and grad.shape[i + lead] != 1)
-    if axes:
-        grad = grad.sum(axis=axes, keepdims=True)
-    return grad.reshape(shape)
-
-
-def run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool = False) -> None:
-    """Reverse-mode sweep: propagate ``grad`` from ``root`` and accumulate into leaves' ``.grad``.
-
-    Functions are visited newest first (a max-heap on their creation number): every consumer
-    of a tensor was created after it, so a Function's output gradient is complete, summed over
-    all its uses, before its own backward runs. No recursion, one visit per Function.
-    """
-    leaf_grads: dict = {}  # leaf Tensor -> summed gradient of this sweep
-    if root.grad_fn is None:
-        leaf_grads[root] = grad
-    else:
-        grads = {root.grad_fn: grad}  # Function -> gradient w.r.t. its output
-        heap = [(-root.grad_fn.seq, root.grad_fn)]
-        while heap:
-            fn = heapq.heappop(heap)[1]
-            g = grads.pop(fn)
-            if fn.saved is None:
-                raise RuntimeError(
-                    "Trying to backward through the graph a second time: its saved buffers were freed "
-                    "after the first backward. Call backward(retain_graph=True) the first time if you "
-                    "need to backward twice."
-                )
-            in_grads = fn.backward(g)
-            if type(in_grads) is not tuple:
-                in_grads = (in_grads,)
-            for p, need, pg in zip(fn.parents, fn.needs, in_grads):
-                if not need or pg is None:
-                    continue
-                if pg.shape != p.array.shape:
-                    pg = unbroadcast(pg, p.array.shape)
-                producer = p.grad_fn
-                if producer is None:
-                    prev = leaf_grads.get(p)
-                    leaf_grads[p] = pg if prev is None else prev + pg
-                else:
-                    prev = grads.get(producer)
-                    if prev is None:
-                        grads[producer] = pg
-                        heapq.heappush(heap, (-producer.seq, producer))
-                    else:
-                        grads[producer] = prev + pg
-            if not retain_graph:
-                fn.saved = None  # release the buffers (a second backward through fn then raises)
-    owners = set()
-    for leaf, g in leaf_grads.items():
-        if g.dtype is not leaf.array.dtype:
-            g = g.astype(leaf.array.dtype)
-        if leaf.grad is None:
-            # .grad must own its memory: it is later accumulated into in place
-            if g.base is not None or id(g) in owners:
-                g = g.copy(order="K")  # in its memory order (Linear's weight gradients are Fortran-ordered)
-            owners.add(id(g))
-            leaf.grad = Tensor._make(g, False, None)
-        else:
-            leaf.grad.array += g
-
-
-# ---------------------------------------------------------------------------
-# Tensor
-# ---------------------------------------------------------------------------
 def _arr(x):
     return x.array if isinstance(x, Tensor) else x
 
@@ -263,7 +63,7 @@ def _arr(x):
 class Tensor:
     """An n-dimensional array that can record the operations applied to it."""
 
-    __slots__ = ("array", "requires_grad", "grad", "grad_fn", "__weakref__")
+    __slots__ = ("array", "requires_grad", "grad", "grad_fn", "_hooks", "__weakref__")  # _hooks: set when used
     __array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor's reflected operator
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
@@ -421,13 +221,27 @@ class Tensor:
         return self.type(bool_)
 
     # -- autograd ---------------------------------------------------------------------------
-    def backward(self, gradient=None, retain_graph: bool = False) -> None:
-        """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` by reverse-mode differentiation."""
+    def backward(self, gradient=None, retain_graph: bool = False, create_graph: bool = False, inputs=None) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (or only into ``inputs``' ``.grad``)."""
+        if create_graph:
+            raise NotImplementedError("create_graph=True: lamina computes first-order gradients only")
         if not self.requires_grad:
             raise RuntimeError(
                 "element 0 of tensors does not require grad and does not have a grad_fn: nothing to "
                 "differentiate. Create the inputs with requires_grad=True (or check for a no_grad block)."
             )
+        if inputs is not None:
+            inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+        grads = run_backward((self,), (self._root_grad(gradient),), retain_graph, inputs)
+        owners = set()
+        for t, g in grads.items():
+            if t.grad is None:
+                t.grad = Tensor._make(owned(g, owners), False, None)
+            else:
+                t.grad.array += g
+
+    def _root_grad(self, gradient) -> np.ndarray:
+        """The gradient that starts a backward sweep from this tensor: ones for a scalar, else ``gradient``."""
         if gradient is None:
             if self.array.size != 1:
                 raise RuntimeError(
@@ -436,28 +250,74 @@ class Tensor:
                 )
             grad = np.empty(self.array.shape, dtype=self.array.dtype)
             grad.fill(1)
+            return grad
+        grad = np.array(_arr(gradient), dtype=self.array.dtype)  # a copy: never alias user data
+        if grad.shape != self.array.shape:
+            raise RuntimeError(f"gradient has shape {grad.shape} but the tensor has shape {self.shape}")
+        return grad
+
+    def retain_grad(self) -> None:
+        """Keep this non-leaf tensor's gradient in ``.grad`` after ``backward()`` (leaves always have it)."""
+        if not self.requires_grad:
+            raise RuntimeError("can't retain_grad on a tensor that has requires_grad=False")
+        if self.grad_fn is not None:
+            self.grad_fn.retains = weakref.ref(self)
+
+    @property
+    def retains_grad(self) -> bool:
+        fn = self.grad_fn
+        return fn is not None and fn.retains is not None and fn.retains() is self
+
+    def register_hook(self, hook):
+        """``hook(grad) -> Tensor or None`` runs when this tensor's gradient is computed; a returned tensor
+        replaces the gradient. Returns a handle whose ``remove()`` unregisters the hook."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self.grad_fn is not None:
+            if self.grad_fn.hooks is None:
+                self.grad_fn.hooks = {}
+            hooks = self.grad_fn.hooks
         else:
-            grad = np.array(_arr(gradient), dtype=self.array.dtype)  # a copy: never alias user data
-            if grad.shape != self.array.shape:
-                raise RuntimeError(f"gradient has shape {grad.shape} but the tensor has shape {self.shape}")
-        run_backward(self, grad, retain_graph)
+            hooks = getattr(self, "_hooks", None)
+            if hooks is None:
+                hooks = self._hooks = {}
+        return RemovableHandle.add(hooks, hook)
 
     def zero_(self) -> Tensor:
         self._check_inplace()
         self.array[...] = 0
         return self
 
-    # -- in-place updates (no graph; for initialisation and optimizers) ----------------------
+    # -- in-place updates -----------------------------------------------------------------------
+    # Outside the graph (no_grad, or nothing requires grad) they write into the array, as optimizers and
+    # initialisation need. On a tensor in the graph, arithmetic (h += x, h.mul_(2)) is recorded as PyTorch
+    # records it: the tensor takes the result's value and grad_fn, and the graph keeps the old value.
     def _check_inplace(self):
-        if _GradMode.enabled and self.requires_grad:
-            kind = "a leaf Variable that requires grad" if self.grad_fn is None else "a tensor in the graph"
-            raise RuntimeError(
-                f"{kind} is being used in an in-place operation; wrap the update in `with lamina.no_grad():`"
-            )
+        if mode.enabled and self.requires_grad:
+            if self.grad_fn is None:
+                raise RuntimeError(
+                    "a leaf Variable that requires grad is being used in an in-place operation; wrap the update "
+                    "in `with lamina.no_grad():`"
+                )
+            raise RuntimeError(f"{self.grad_fn.name}: this in-place operation is not differentiable in lamina; "
+                               "use its out-of-place form (e.g. x = x.clamp(...) instead of x.clamp_(...))")
 
-    def _inplace(self, ufunc, other):
-        self._check_inplace()
+    def _inplace(self, ufunc, other, op):
+        if mode.enabled and (self.requires_grad or (isinstance(other, Tensor) and other.requires_grad)):
+            if self.requires_grad and self.grad_fn is None:
+                self._check_inplace()  # raises PyTorch's leaf error
+            return self._become(op(Tensor._make(self.array, self.requires_grad, self.grad_fn), other))
         ufunc(self.array, _arr(other), out=self.array, casting="same_kind")
+        return self
+
+    def _become(self, result: Tensor) -> Tensor:
+        """Take ``result``'s value and place in the graph (the recorded form of an in-place operation)."""
+        if result.dtype != self.dtype:
+            if not np.can_cast(result.dtype, self.dtype, "same_kind"):
+                raise RuntimeError(f"result type {dtype_name(result.dtype)} can't be cast to the desired output "
+                                   f"type {dtype_name(self.dtype)}")
+            result = result.type(self.dtype)
+        self.array, self.grad_fn, self.requires_grad = result.array, result.grad_fn, result.requires_grad
         return self
 
     def fill_(self, value) -> Tensor:
@@ -475,16 +335,16 @@ class Tensor:
         return self
 
     def add_(self, other, alpha=1):
-        return self._inplace(np.add, other if alpha == 1 else _arr(other) * alpha)
+        return self._inplace(np.add, other if alpha == 1 else other * alpha, Tensor.__add__)
 
     def sub_(self, other, alpha=1):
-        return self._inplace(np.subtract, other if alpha == 1 else _arr(other) * alpha)
+        return self._inplace(np.subtract, other if alpha == 1 else other * alpha, Tensor.__sub__)
 
     def mul_(self, other):
-        return self._inplace(np.multiply, other)
+        return self._inplace(np.multiply, other, Tensor.__mul__)
 
     def div_(self, other):
-        return self._inplace(np.true_divide, other)
+        return self._inplace(np.true_divide, other, Tensor.__truediv__)
 
     def clamp_(self, min=None, max=None):
         self._check_inplace()
@@ -492,30 +352,19 @@ class Tensor:
         return self
 
     def uniform_(self, a=0.0, b=1.0, generator=None):
-        from lamina import random as _random
-
         self._check_inplace()
         self.array[...] = _random.rng(generator).uniform(a, b, self.array.shape)
         return self
 
     def normal_(self, mean=0.0, std=1.0, generator=None):
-        from lamina import random as _random
-
         self._check_inplace()
         self.array[...] = _random.rng(generator).standard_normal(self.array.shape) * std + mean
         return self
 
-    def __iadd__(self, other):
-        return self._inplace(np.add, other)
-
-    def __isub__(self, other):
-        return self._inplace(np.subtract, other)
-
-    def __imul__(self, other):
-        return self._inplace(np.multiply, other)
-
-    def __itruediv__(self, other):
-        return self._inplace(np.true_divide, other)
+    __iadd__ = add_
+    __isub__ = sub_
+    __imul__ = mul_
+    __itruediv__ = div_
 
     # -- arithmetic ---------------------------------------------------------------------------
     def __add__(self, other):
@@ -849,16 +698,12 @@ class Tensor:
             body = np.array2string(arr, separator=", ", prefix="tensor(", threshold=1000, edgeitems=3)
         extras = []
         if arr.dtype not in (float32, int64, bool_) or arr.size == 0:
-            extras.append(f"dtype=lamina.{_dtype_name(arr.dtype)}")
+            extras.append(f"dtype=lamina.{dtype_name(arr.dtype)}")
         if self.grad_fn is not None:
             extras.append(f"grad_fn=<{self.grad_fn.name}>")
         elif self.requires_grad:
             extras.append("requires_grad=True")
         return "tensor(" + body + "".join(", " + e for e in extras) + ")"
-
-
-def _dtype_name(dtype) -> str:
-    return "bool" if dtype == bool_ else dtype.name
 
 
 def _index_arrays(index):

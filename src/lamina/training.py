@@ -16,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from lamina.autograd.grad_mode import no_grad
 from lamina.data.dataset import as_features
-from lamina.tensor import Tensor, no_grad
+from lamina.tensor import Tensor
 
 __all__ = ["fit", "evaluate", "predict", "History", "TrainingError", "TrainingState"]
 

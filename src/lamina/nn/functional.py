@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 
+from lamina.autograd.grad_mode import no_grad
 from lamina.ops import dropout as _dropout
 from lamina.ops import norm as _norm
 from lamina.ops import reduce as _reduce
@@ -21,7 +22,7 @@ from lamina.ops.loss import (
     nll_loss,
 )
 from lamina.ops.shape import pad
-from lamina.tensor import Tensor, no_grad
+from lamina.tensor import Tensor
 
 __all__ = [
     "relu", "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax", "gelu", "elu", "silu", "softplus",

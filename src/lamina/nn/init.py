@@ -7,7 +7,8 @@ import math
 import numpy as np
 
 from lamina import random as _random
-from lamina.tensor import Tensor, no_grad
+from lamina.autograd.grad_mode import no_grad
+from lamina.tensor import Tensor
 
 
 def calculate_gain(nonlinearity: str, param=None) -> float:

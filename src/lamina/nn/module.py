@@ -13,6 +13,7 @@ from collections import OrderedDict, namedtuple
 
 import numpy as np
 
+from lamina.autograd.hooks import RemovableHandle
 from lamina.nn.parameter import Parameter
 from lamina.tensor import Tensor
 
@@ -48,32 +49,6 @@ class LayerInputError(ValueError):
 
     def __str__(self):
         return self._message()
-
-
-class RemovableHandle:
-    """Returned by ``register_*_hook``; ``handle.remove()`` unregisters the hook."""
-
-    _ids = itertools.count()
-
-    def __init__(self, hooks: dict):
-        self.hooks, self.id = hooks, next(RemovableHandle._ids)
-
-    def remove(self) -> None:
-        self.hooks.pop(self.id, None)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.remove()
-
-
-def _add_hook(hooks: OrderedDict, hook, prepend: bool) -> RemovableHandle:
-    handle = RemovableHandle(hooks)
-    hooks[handle.id] = hook
-    if prepend:
-        hooks.move_to_end(handle.id, last=False)
-    return handle
 
 
 def _check_name(module, name, kind):
@@ -126,11 +101,11 @@ class Module:
 
     def register_forward_pre_hook(self, hook, *, prepend: bool = False) -> RemovableHandle:
         """``hook(module, args)`` runs before forward; returning a value replaces the input."""
-        return _add_hook(self._forward_pre_hooks, hook, prepend)
+        return RemovableHandle.add(self._forward_pre_hooks, hook, prepend)
 
     def register_forward_hook(self, hook, *, prepend: bool = False) -> RemovableHandle:
         """``hook(module, args, output)`` runs after forward; returning a value replaces the output."""
-        return _add_hook(self._forward_hooks, hook, prepend)
+        return RemovableHandle.add(self._forward_hooks, hook, prepend)
 
     # -- registration -------------------------------------------------------------------------
     def register_parameter(self, name: str, param: Parameter | None) -> None:

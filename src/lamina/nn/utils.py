@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from lamina.autograd.grad_mode import no_grad
 from lamina.ops import loss as _loss
 from lamina.ops.shape import cat
-from lamina.tensor import Tensor, no_grad
+from lamina.tensor import Tensor
 
 
 def _tensors(parameters) -> list:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from lamina import random as _random
-from lamina.tensor import Function
+from lamina.autograd.function import Function
 
 
 class Dropout(Function):

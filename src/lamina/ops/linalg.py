@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from lamina.autograd.function import Function
 from lamina.ops import kernels
-from lamina.tensor import Function, Tensor
+from lamina.tensor import Tensor
 
 
 class MatMul(Function):

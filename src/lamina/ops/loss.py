@@ -10,8 +10,9 @@ import math
 
 import numpy as np
 
+from lamina.autograd.function import Function
 from lamina.ops import kernels
-from lamina.tensor import Function, Tensor, as_array
+from lamina.tensor import Tensor, as_array
 
 REDUCTIONS = ("mean", "sum", "none")
 

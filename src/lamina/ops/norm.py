@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lamina.tensor import Function
+from lamina.autograd.function import Function
 
 
 class BatchNorm(Function):

@@ -6,7 +6,8 @@ from collections import namedtuple
 
 import numpy as np
 
-from lamina.tensor import Function, Tensor
+from lamina.autograd.function import Function
+from lamina.tensor import Tensor
 
 
 def _axes(dim, ndim):

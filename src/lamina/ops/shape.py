@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from lamina.tensor import Function, Tensor, _index_arrays
+from lamina.autograd.function import Function
+from lamina.tensor import Tensor, _index_arrays
 
 
 class Clone(Function):

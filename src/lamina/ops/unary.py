@@ -6,8 +6,9 @@ import math
 
 import numpy as np
 
+from lamina.autograd.function import Function
 from lamina.ops import kernels
-from lamina.tensor import Function, Tensor
+from lamina.tensor import Tensor
 
 
 def _float(a):

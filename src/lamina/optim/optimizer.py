@@ -13,7 +13,8 @@ from collections import defaultdict
 
 import numpy as np
 
-from lamina.tensor import Tensor, enable_grad
+from lamina.autograd.grad_mode import enable_grad
+from lamina.tensor import Tensor
 
 
 def check_range(owner: str, name: str, value, low: float = 0.0, high: float | None = None) -> None:

@@ -1,30 +1,15 @@
-"""Automatic differentiation: the public face of the engine in ``lamina.tensor``, and ``gradcheck``."""
+"""gradcheck: autodiff against central finite differences, in float64."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from lamina.tensor import Function, Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-
-__all__ = ["Function", "gradcheck", "grad", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled"]
+from lamina.autograd.grad_mode import no_grad
+from lamina.tensor import Tensor
 
 
 class GradcheckError(AssertionError):
     """Raised when autodiff and finite differences disagree."""
-
-
-def grad(outputs: Tensor, inputs, grad_outputs=None, retain_graph=False):
-    """The gradients of outputs with respect to inputs, without touching their ``.grad``."""
-    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
-    saved = [t.grad for t in inputs]
-    for t in inputs:
-        t.grad = None
-    try:
-        outputs.backward(grad_outputs, retain_graph=retain_graph)
-        return tuple(t.grad for t in inputs)
-    finally:
-        for t, g in zip(inputs, saved):
-            t.grad = g
 
 
 def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3) -> bool:

@@ -1,0 +1,140 @@
+"""The backward sweep: reverse-mode differentiation over a recorded graph. It computes gradients and returns
+them; ``Tensor.backward`` accumulates them into ``.grad`` and ``autograd.grad`` hands them back.
+
+Functions are visited newest first (a max-heap on their creation number): every consumer of a tensor was
+created after it, so a Function's output gradient is complete, summed over all its uses, before its own
+backward runs. No recursion, one visit per Function.
+"""
+
+from __future__ import annotations
+
+import heapq
+
+import numpy as np
+
+FREED = ("Trying to backward through the graph a second time: its saved buffers were freed after the first "
+         "backward. Call backward(retain_graph=True) the first time if you need to backward twice.")
+
+
+def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
+    """Sum a broadcast gradient back to ``shape`` (the chain rule of NumPy broadcasting)."""
+    if grad.shape == shape:
+        return grad
+    lead = grad.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape) if n == 1 and grad.shape[i + lead] != 1)
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    return grad.reshape(shape)
+
+
+def run_backward(roots, root_grads, retain_graph: bool = False, inputs=None) -> dict:
+    """The gradients of ``roots`` (weighted by ``root_grads``) with respect to tensors of the graph.
+
+    ``inputs=None``: returns {tensor: gradient} for every leaf that requires grad and every non-leaf whose
+    ``retain_grad()`` was called. ``inputs`` given (leaves or not): for those tensors only, and only the part
+    of the graph that leads to them is run. Gradient hooks run on the way; each returned array has its
+    tensor's dtype but may share memory with another (see ``owned``).
+    """
+    grads: dict = {}  # Function -> gradient w.r.t. its output, summed over its uses so far
+    leaf_grads: dict = {}  # leaf Tensor -> summed gradient
+    heap = []
+    for root, g in zip(roots, root_grads):
+        fn = root.grad_fn
+        if fn is None:
+            prev = leaf_grads.get(root)
+            leaf_grads[root] = g if prev is None else prev + g
+        elif fn in grads:
+            grads[fn] = grads[fn] + g
+        else:
+            grads[fn] = g
+            heap.append((-fn.seq, fn))
+    heapq.heapify(heap)
+    wanted = None if inputs is None else {t.grad_fn: t for t in inputs if t.grad_fn is not None}
+    run = None if inputs is None else _leading_to(grads, inputs)
+    captured: dict = {}  # non-leaf Tensor -> gradient
+    while heap:
+        fn = heapq.heappop(heap)[1]
+        g = grads.pop(fn)
+        if fn.hooks is not None:
+            g = _run_hooks(fn.hooks, g)
+        if wanted is None:
+            if fn.retains is not None and fn.retains() is not None:
+                captured[fn.retains()] = g
+        else:
+            if fn in wanted:
+                captured[wanted[fn]] = g
+            if fn not in run:
+                continue  # nothing below this node was asked for
+        if fn.saved is None:
+            raise RuntimeError(FREED)
+        in_grads = fn.backward(g)
+        if type(in_grads) is not tuple:
+            in_grads = (in_grads,)
+        for p, need, pg in zip(fn.parents, fn.needs, in_grads):
+            if not need or pg is None:
+                continue
+            if pg.shape != p.array.shape:
+                pg = unbroadcast(pg, p.array.shape)
+            producer = p.grad_fn
+            if producer is None:
+                prev = leaf_grads.get(p)
+                leaf_grads[p] = pg if prev is None else prev + pg
+            else:
+                prev = grads.get(producer)
+                if prev is None:
+                    if run is None or producer in run or producer in wanted:
+                        grads[producer] = pg
+                        heapq.heappush(heap, (-producer.seq, producer))
+                else:
+                    grads[producer] = prev + pg
+        if not retain_graph:
+            fn.saved = None  # release the buffers (a second backward through fn then raises)
+    for leaf, g in leaf_grads.items():
+        hooks = getattr(leaf, "_hooks", None)
+        if hooks:
+            leaf_grads[leaf] = _run_hooks(hooks, g)
+    if inputs is not None:
+        leaf_grads = {t: leaf_grads[t] for t in inputs if t.grad_fn is None and t in leaf_grads}
+    leaf_grads.update(captured)
+    for t, g in leaf_grads.items():
+        if g.dtype is not t.array.dtype:
+            leaf_grads[t] = g.astype(t.array.dtype)
+    return leaf_grads
+
+
+def _leading_to(grads: dict, inputs) -> set:
+    """The Functions below the roots from which a path leads down to one of ``inputs``."""
+    targets = {id(t) for t in inputs}
+    seen, stack = set(grads), list(grads)
+    while stack:  # every node below the roots, without recursion
+        for p in stack.pop().parents:
+            fn = getattr(p, "grad_fn", None)
+            if fn is not None and fn not in seen:
+                seen.add(fn)
+                stack.append(fn)
+    run: set = set()
+    for fn in sorted(seen, key=lambda f: f.seq):  # parents before consumers
+        if any(id(p) in targets or getattr(p, "grad_fn", None) in run
+               for p, need in zip(fn.parents, fn.needs) if need):
+            run.add(fn)
+    return run
+
+
+def _run_hooks(hooks: dict, g: np.ndarray) -> np.ndarray:
+    """Each hook sees the gradient as a Tensor and may return a replacement."""
+    from lamina.tensor import Tensor  # cycle: tensor.py imports this module
+
+    for hook in list(hooks.values()):
+        out = hook(Tensor._make(g, False, None))
+        if out is not None:
+            g = np.asarray(out.array if isinstance(out, Tensor) else out, dtype=g.dtype)
+    return g
+
+
+def owned(g: np.ndarray, owners: set) -> np.ndarray:
+    """``g``, copied when it is a view or already handed out (``owners``: ids of the arrays handed out so far),
+    so that a new ``.grad`` owns its memory: it is later added into in place."""
+    if g.base is not None or id(g) in owners:
+        g = g.copy(order="K")  # in its memory order (Linear's weight gradients are Fortran-ordered)
+    owners.add(id(g))
+    return g

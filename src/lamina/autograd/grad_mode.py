@@ -1,0 +1,74 @@
+"""Grad mode: whether operations record the graph. Thread-local, as PyTorch's: a ``no_grad`` block in one thread
+does not stop another thread from recording."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import threading
+
+
+class _Mode(threading.local):
+    enabled = True  # the class attribute is every new thread's starting value
+
+
+mode = _Mode()  # Function.apply reads mode.enabled on every call
+
+
+def is_grad_enabled() -> bool:
+    return mode.enabled
+
+
+class set_grad_enabled(contextlib.ContextDecorator):
+    """Context manager and decorator that turns graph recording on or off."""
+
+    def __init__(self, mode: bool):
+        self.mode = bool(mode)
+
+    def __enter__(self):
+        self.prev = mode.enabled
+        mode.enabled = self.mode
+        return self
+
+    def __exit__(self, *exc):
+        mode.enabled = self.prev
+        return False
+
+
+class no_grad(set_grad_enabled):
+    """``with lamina.no_grad():`` (or ``@lamina.no_grad()``) records no graph: for inference and updates."""
+
+    def __init__(self, func=None):
+        super().__init__(False)
+        if func is not None:  # used as a bare decorator: @lamina.no_grad
+            functools.update_wrapper(self, func)
+            self._func = func
+
+    def __call__(self, *args, **kwargs):
+        func = getattr(self, "_func", None)
+        if func is not None:
+            with no_grad():
+                return func(*args, **kwargs)
+        return super().__call__(*args, **kwargs)
+
+
+class enable_grad(set_grad_enabled):
+    """Turns graph recording back on inside a ``no_grad`` block."""
+
+    def __init__(self):
+        super().__init__(True)
+
+
+class inference_mode(set_grad_enabled):
+    """``with lamina.inference_mode():`` is ``no_grad`` (lamina has no separate inference tensors);
+    ``inference_mode(False)`` leaves recording as it is, as in PyTorch."""
+
+    def __init__(self, mode: bool = True):
+        super().__init__(not mode)
+        self.active = bool(mode)
+
+    def __enter__(self):
+        self.prev = mode.enabled
+        if self.active:
+            mode.enabled = False
+        return self
