@@ -88,15 +88,13 @@ class Tensor:
     def shape(self) -> tuple:
         return self.array.shape
 
-    def size(self, dim: int | None = None):
-        return self.array.shape if dim is None else self.array.shape[dim]
+    def size(self, dim: int | None = None): return self.array.shape if dim is None else self.array.shape[dim]
 
     @property
     def ndim(self) -> int:
         return self.array.ndim
 
-    def dim(self) -> int:
-        return self.array.ndim
+    def dim(self) -> int: return self.array.ndim
 
     @property
     def dtype(self):
@@ -119,8 +117,7 @@ class Tensor:
     def data(self, value):
         self.array = as_array(value)
 
-    def numel(self) -> int:
-        return self.array.size
+    def numel(self) -> int: return self.array.size
 
     def __len__(self) -> int:
         if self.array.ndim == 0:
@@ -141,22 +138,16 @@ class Tensor:
             raise RuntimeError("Can't call numpy() on a tensor that requires grad. Use tensor.detach().numpy().")
         return self.array
 
-    def __array__(self, dtype=None, copy=None):
-        return self.array if dtype is None else self.array.astype(dtype)
+    def __array__(self, dtype=None, copy=None): return self.array if dtype is None else self.array.astype(dtype)
 
     def item(self):
         if self.array.size != 1:
             raise RuntimeError(f"a tensor with {self.array.size} elements cannot be converted to a Python scalar")
         return self.array.item()
 
-    def tolist(self):
-        return self.array.tolist()
-
-    def __float__(self):
-        return float(self.item())
-
-    def __int__(self):
-        return int(self.item())
+    def tolist(self): return self.array.tolist()
+    def __float__(self): return float(self.item())
+    def __int__(self): return int(self.item())
 
     def __index__(self):
         if self.array.dtype.kind not in "iu":
@@ -168,19 +159,15 @@ class Tensor:
             raise RuntimeError(f"Boolean value of a tensor with {self.array.size} elements is ambiguous")
         return bool(self.array.item())
 
-    def detach(self) -> Tensor:
-        return Tensor._make(self.array, False, None)
+    def detach(self) -> Tensor: return Tensor._make(self.array, False, None)
 
     def detach_(self) -> Tensor:
         self.grad_fn = None
         self.requires_grad = False
         return self
 
-    def clone(self) -> Tensor:
-        return ops.shape.Clone.apply(self)
-
-    def contiguous(self) -> Tensor:
-        return self
+    def clone(self) -> Tensor: return ops.shape.Clone.apply(self)
+    def contiguous(self) -> Tensor: return self
 
     def to(self, dtype=None, *args, **kwargs) -> Tensor:
         """``t.to(lamina.float64)``; devices other than 'cpu' are refused."""
@@ -193,8 +180,7 @@ class Tensor:
         dtype = kwargs.get("dtype", dtype)
         return self if dtype is None else self.type(dtype)
 
-    def cpu(self) -> Tensor:
-        return self
+    def cpu(self) -> Tensor: return self
 
     def type(self, dtype) -> Tensor:
         dtype = np.dtype(dtype)
@@ -202,23 +188,12 @@ class Tensor:
             return self
         return ops.shape.Cast.apply(self, dtype=dtype)
 
-    def float(self):
-        return self.type(float32)
-
-    def double(self):
-        return self.type(float64)
-
-    def half(self):
-        return self.type(float16)
-
-    def long(self):
-        return self.type(int64)
-
-    def int(self):
-        return self.type(int32)
-
-    def bool(self):
-        return self.type(bool_)
+    def float(self): return self.type(float32)
+    def double(self): return self.type(float64)
+    def half(self): return self.type(float16)
+    def long(self): return self.type(int64)
+    def int(self): return self.type(int32)
+    def bool(self): return self.type(bool_)
 
     # -- autograd ---------------------------------------------------------------------------
     def backward(self, gradient=None, retain_graph: bool = False, create_graph: bool = False, inputs=None) -> None:
@@ -312,11 +287,15 @@ class Tensor:
 
     def _become(self, result: Tensor) -> Tensor:
         """Take ``result``'s value and place in the graph (the recorded form of an in-place operation)."""
+        if result.shape != self.shape:
+            raise RuntimeError(f"output with shape {self.shape} doesn't match the broadcast shape {result.shape}")
         if result.dtype != self.dtype:
             if not np.can_cast(result.dtype, self.dtype, "same_kind"):
                 raise RuntimeError(f"result type {dtype_name(result.dtype)} can't be cast to the desired output "
                                    f"type {dtype_name(self.dtype)}")
             result = result.type(self.dtype)
+        if result.grad_fn is not None:
+            result.grad_fn.replaced = self.grad_fn
         self.array, self.grad_fn, self.requires_grad = result.array, result.grad_fn, result.requires_grad
         return self
 
@@ -334,17 +313,13 @@ class Tensor:
             raise ValueError(f"copy_: cannot copy shape {np.shape(src)} into shape {self.shape}") from None
         return self
 
-    def add_(self, other, alpha=1):
-        return self._inplace(np.add, other if alpha == 1 else other * alpha, Tensor.__add__)
+    def add_(self, other, alpha=1): return self._inplace(np.add, other if alpha == 1 else other * alpha, Tensor.__add__)
 
     def sub_(self, other, alpha=1):
         return self._inplace(np.subtract, other if alpha == 1 else other * alpha, Tensor.__sub__)
 
-    def mul_(self, other):
-        return self._inplace(np.multiply, other, Tensor.__mul__)
-
-    def div_(self, other):
-        return self._inplace(np.true_divide, other, Tensor.__truediv__)
+    def mul_(self, other): return self._inplace(np.multiply, other, Tensor.__mul__)
+    def div_(self, other): return self._inplace(np.true_divide, other, Tensor.__truediv__)
 
     def clamp_(self, min=None, max=None):
         self._check_inplace()
@@ -367,53 +342,22 @@ class Tensor:
     __itruediv__ = div_
 
     # -- arithmetic ---------------------------------------------------------------------------
-    def __add__(self, other):
-        return ops.arithmetic.Add.apply(self, other)
-
-    def __radd__(self, other):
-        return ops.arithmetic.Add.apply(other, self)
-
-    def __sub__(self, other):
-        return ops.arithmetic.Sub.apply(self, other)
-
-    def __rsub__(self, other):
-        return ops.arithmetic.Sub.apply(other, self)
-
-    def __mul__(self, other):
-        return ops.arithmetic.Mul.apply(self, other)
-
-    def __rmul__(self, other):
-        return ops.arithmetic.Mul.apply(other, self)
-
-    def __truediv__(self, other):
-        return ops.arithmetic.Div.apply(self, other)
-
-    def __rtruediv__(self, other):
-        return ops.arithmetic.Div.apply(other, self)
-
-    def __pow__(self, other):
-        return ops.arithmetic.pow(self, other)
-
-    def __rpow__(self, other):
-        return ops.arithmetic.pow(other, self)
-
-    def __neg__(self):
-        return ops.arithmetic.Neg.apply(self)
-
-    def __pos__(self):
-        return self
-
-    def __matmul__(self, other):
-        return ops.linalg.matmul(self, other)
-
-    def __rmatmul__(self, other):
-        return ops.linalg.matmul(other, self)
-
-    def __abs__(self):
-        return ops.unary.Abs.apply(self)
-
-    def __getitem__(self, index):
-        return ops.shape.getitem(self, index)
+    def __add__(self, other): return ops.arithmetic.Add.apply(self, other)
+    def __radd__(self, other): return ops.arithmetic.Add.apply(other, self)
+    def __sub__(self, other): return ops.arithmetic.Sub.apply(self, other)
+    def __rsub__(self, other): return ops.arithmetic.Sub.apply(other, self)
+    def __mul__(self, other): return ops.arithmetic.Mul.apply(self, other)
+    def __rmul__(self, other): return ops.arithmetic.Mul.apply(other, self)
+    def __truediv__(self, other): return ops.arithmetic.Div.apply(self, other)
+    def __rtruediv__(self, other): return ops.arithmetic.Div.apply(other, self)
+    def __pow__(self, other): return ops.arithmetic.pow(self, other)
+    def __rpow__(self, other): return ops.arithmetic.pow(other, self)
+    def __neg__(self): return ops.arithmetic.Neg.apply(self)
+    def __pos__(self): return self
+    def __matmul__(self, other): return ops.linalg.matmul(self, other)
+    def __rmatmul__(self, other): return ops.linalg.matmul(other, self)
+    def __abs__(self): return ops.unary.Abs.apply(self)
+    def __getitem__(self, index): return ops.shape.getitem(self, index)
 
     def __setitem__(self, index, value):
         self._check_inplace()
@@ -425,55 +369,25 @@ class Tensor:
         return (self[i] for i in range(self.array.shape[0]))
 
     # comparisons give bool tensors outside the graph
-    def _compare(self, ufunc, other):
-        return Tensor._make(ufunc(self.array, _arr(other)), False, None)
-
-    def __eq__(self, other):
-        return self._compare(np.equal, other)
-
-    def __ne__(self, other):
-        return self._compare(np.not_equal, other)
-
-    def __lt__(self, other):
-        return self._compare(np.less, other)
-
-    def __le__(self, other):
-        return self._compare(np.less_equal, other)
-
-    def __gt__(self, other):
-        return self._compare(np.greater, other)
-
-    def __ge__(self, other):
-        return self._compare(np.greater_equal, other)
-
-    def __and__(self, other):
-        return self._compare(np.logical_and if self.dtype == bool_ else np.bitwise_and, other)
-
-    def __or__(self, other):
-        return self._compare(np.logical_or if self.dtype == bool_ else np.bitwise_or, other)
-
-    def __invert__(self):
-        return Tensor._make(~self.array, False, None)
+    def _compare(self, ufunc, other): return Tensor._make(ufunc(self.array, _arr(other)), False, None)
+    def __eq__(self, other): return self._compare(np.equal, other)
+    def __ne__(self, other): return self._compare(np.not_equal, other)
+    def __lt__(self, other): return self._compare(np.less, other)
+    def __le__(self, other): return self._compare(np.less_equal, other)
+    def __gt__(self, other): return self._compare(np.greater, other)
+    def __ge__(self, other): return self._compare(np.greater_equal, other)
+    def __and__(self, other): return self._compare(np.logical_and if self.dtype == bool_ else np.bitwise_and, other)
+    def __or__(self, other): return self._compare(np.logical_or if self.dtype == bool_ else np.bitwise_or, other)
+    def __invert__(self): return Tensor._make(~self.array, False, None)
 
     __hash__ = object.__hash__
 
-    def eq(self, other):
-        return self == other
-
-    def ne(self, other):
-        return self != other
-
-    def lt(self, other):
-        return self < other
-
-    def le(self, other):
-        return self <= other
-
-    def gt(self, other):
-        return self > other
-
-    def ge(self, other):
-        return self >= other
+    def eq(self, other): return self == other
+    def ne(self, other): return self != other
+    def lt(self, other): return self < other
+    def le(self, other): return self <= other
+    def gt(self, other): return self > other
+    def ge(self, other): return self >= other
 
     def equal(self, other) -> bool:
         return self.shape == np.shape(_arr(other)) and bool(np.array_equal(self.array, _arr(other)))
@@ -481,114 +395,48 @@ class Tensor:
     def allclose(self, other, rtol=1e-05, atol=1e-08) -> bool:
         return bool(np.allclose(self.array, _arr(other), rtol=rtol, atol=atol))
 
-    def isnan(self):
-        return Tensor._make(np.isnan(self.array), False, None)
-
-    def isfinite(self):
-        return Tensor._make(np.isfinite(self.array), False, None)
-
-    def any(self, dim=None):
-        return Tensor._make(np.asarray(np.any(self.array, axis=dim)), False, None)
-
-    def all(self, dim=None):
-        return Tensor._make(np.asarray(np.all(self.array, axis=dim)), False, None)
+    def isnan(self): return Tensor._make(np.isnan(self.array), False, None)
+    def isfinite(self): return Tensor._make(np.isfinite(self.array), False, None)
+    def any(self, dim=None): return Tensor._make(np.asarray(np.any(self.array, axis=dim)), False, None)
+    def all(self, dim=None): return Tensor._make(np.asarray(np.all(self.array, axis=dim)), False, None)
 
     # -- element-wise math ----------------------------------------------------------------------
-    def add(self, other, alpha=1):
-        return self + (other if alpha == 1 else other * alpha)
-
-    def sub(self, other, alpha=1):
-        return self - (other if alpha == 1 else other * alpha)
-
-    def mul(self, other):
-        return self * other
-
-    def div(self, other):
-        return self / other
-
-    def pow(self, exponent):
-        return self**exponent
-
-    def neg(self):
-        return -self
-
-    def exp(self):
-        return ops.unary.Exp.apply(self)
-
-    def log(self):
-        return ops.unary.Log.apply(self)
-
-    def log1p(self):
-        return ops.unary.Log1p.apply(self)
-
-    def sqrt(self):
-        return ops.unary.Sqrt.apply(self)
-
-    def rsqrt(self):
-        return ops.unary.Sqrt.apply(self) ** -1
-
-    def abs(self):
-        return ops.unary.Abs.apply(self)
-
-    def sin(self):
-        return ops.unary.Sin.apply(self)
-
-    def cos(self):
-        return ops.unary.Cos.apply(self)
-
-    def tanh(self):
-        return ops.unary.Tanh.apply(self)
-
-    def sigmoid(self):
-        return ops.unary.Sigmoid.apply(self)
-
-    def relu(self):
-        return ops.unary.ReLU.apply(self)
-
-    def sign(self):
-        return Tensor._make(np.sign(self.array), False, None)
-
-    def round(self):
-        return ops.unary.Step.apply(self, np.round)
-
-    def floor(self):
-        return ops.unary.Step.apply(self, np.floor)
-
-    def ceil(self):
-        return ops.unary.Step.apply(self, np.ceil)
-
-    def trunc(self):
-        return ops.unary.Step.apply(self, np.trunc)
-
-    def square(self):
-        return self * self
-
-    def clamp(self, min=None, max=None):
-        return ops.unary.clamp(self, min, max)
+    def add(self, other, alpha=1): return self + (other if alpha == 1 else other * alpha)
+    def sub(self, other, alpha=1): return self - (other if alpha == 1 else other * alpha)
+    def mul(self, other): return self * other
+    def div(self, other): return self / other
+    def pow(self, exponent): return self**exponent
+    def neg(self): return -self
+    def exp(self): return ops.unary.Exp.apply(self)
+    def log(self): return ops.unary.Log.apply(self)
+    def log1p(self): return ops.unary.Log1p.apply(self)
+    def sqrt(self): return ops.unary.Sqrt.apply(self)
+    def rsqrt(self): return ops.unary.Sqrt.apply(self) ** -1
+    def abs(self): return ops.unary.Abs.apply(self)
+    def sin(self): return ops.unary.Sin.apply(self)
+    def cos(self): return ops.unary.Cos.apply(self)
+    def tanh(self): return ops.unary.Tanh.apply(self)
+    def sigmoid(self): return ops.unary.Sigmoid.apply(self)
+    def relu(self): return ops.unary.ReLU.apply(self)
+    def sign(self): return Tensor._make(np.sign(self.array), False, None)
+    def round(self): return ops.unary.Step.apply(self, np.round)
+    def floor(self): return ops.unary.Step.apply(self, np.floor)
+    def ceil(self): return ops.unary.Step.apply(self, np.ceil)
+    def trunc(self): return ops.unary.Step.apply(self, np.trunc)
+    def square(self): return self * self
+    def clamp(self, min=None, max=None): return ops.unary.clamp(self, min, max)
 
     clip = clamp
 
-    def maximum(self, other):
-        return ops.arithmetic.Maximum.apply(self, other)
-
-    def minimum(self, other):
-        return ops.arithmetic.Minimum.apply(self, other)
-
-    def masked_fill(self, mask, value):
-        return ops.arithmetic.where(mask, value, self)
-
-    def softmax(self, dim):
-        return ops.reduce.Softmax.apply(self, dim=dim)
-
-    def log_softmax(self, dim):
-        return ops.reduce.LogSoftmax.apply(self, dim=dim)
+    def maximum(self, other): return ops.arithmetic.Maximum.apply(self, other)
+    def minimum(self, other): return ops.arithmetic.Minimum.apply(self, other)
+    def masked_fill(self, mask, value): return ops.arithmetic.where(mask, value, self)
+    def softmax(self, dim): return ops.reduce.Softmax.apply(self, dim=dim)
+    def log_softmax(self, dim): return ops.reduce.LogSoftmax.apply(self, dim=dim)
 
     # -- reductions ------------------------------------------------------------------------------
-    def sum(self, dim=None, keepdim=False):
-        return ops.reduce.Sum.apply(self, dim=dim, keepdim=keepdim)
-
-    def mean(self, dim=None, keepdim=False):
-        return ops.reduce.Mean.apply(self, dim=dim, keepdim=keepdim)
+    def sum(self, dim=None, keepdim=False): return ops.reduce.Sum.apply(self, dim=dim, keepdim=keepdim)
+    def mean(self, dim=None, keepdim=False): return ops.reduce.Mean.apply(self, dim=dim, keepdim=keepdim)
 
     def var(self, dim=None, keepdim=False, *, correction=1, unbiased=None):
         return ops.reduce.var(self, dim, keepdim, correction if unbiased is None else int(unbiased))
@@ -596,50 +444,25 @@ class Tensor:
     def std(self, dim=None, keepdim=False, *, correction=1, unbiased=None):
         return ops.reduce.var(self, dim, keepdim, correction if unbiased is None else int(unbiased)).sqrt()
 
-    def max(self, dim=None, keepdim=False):
-        return ops.reduce.extreme(self, dim, keepdim, largest=True)
-
-    def min(self, dim=None, keepdim=False):
-        return ops.reduce.extreme(self, dim, keepdim, largest=False)
-
-    def amax(self, dim=None, keepdim=False):
-        return ops.reduce.Amax.apply(self, dim=dim, keepdim=keepdim, largest=True)
-
-    def amin(self, dim=None, keepdim=False):
-        return ops.reduce.Amax.apply(self, dim=dim, keepdim=keepdim, largest=False)
-
-    def logsumexp(self, dim, keepdim=False):
-        return ops.reduce.LogSumExp.apply(self, dim=dim, keepdim=keepdim)
-
-    def prod(self, dim=None, keepdim=False):
-        return ops.reduce.Prod.apply(self, dim=dim, keepdim=keepdim)
-
-    def norm(self, p=2, dim=None, keepdim=False):
-        return ops.reduce.norm(self, p, dim, keepdim)
-
-    def argmax(self, dim=None, keepdim=False):
-        return ops.reduce.arg_extreme(self, dim, keepdim, np.argmax)
-
-    def argmin(self, dim=None, keepdim=False):
-        return ops.reduce.arg_extreme(self, dim, keepdim, np.argmin)
+    def max(self, dim=None, keepdim=False): return ops.reduce.extreme(self, dim, keepdim, largest=True)
+    def min(self, dim=None, keepdim=False): return ops.reduce.extreme(self, dim, keepdim, largest=False)
+    def amax(self, dim=None, keepdim=False): return ops.reduce.Amax.apply(self, dim=dim, keepdim=keepdim, largest=True)
+    def amin(self, dim=None, keepdim=False): return ops.reduce.Amax.apply(self, dim=dim, keepdim=keepdim, largest=False)
+    def logsumexp(self, dim, keepdim=False): return ops.reduce.LogSumExp.apply(self, dim=dim, keepdim=keepdim)
+    def prod(self, dim=None, keepdim=False): return ops.reduce.Prod.apply(self, dim=dim, keepdim=keepdim)
+    def norm(self, p=2, dim=None, keepdim=False): return ops.reduce.norm(self, p, dim, keepdim)
+    def argmax(self, dim=None, keepdim=False): return ops.reduce.arg_extreme(self, dim, keepdim, np.argmax)
+    def argmin(self, dim=None, keepdim=False): return ops.reduce.arg_extreme(self, dim, keepdim, np.argmin)
 
     # -- shape ---------------------------------------------------------------------------------
-    def reshape(self, *shape):
-        return ops.shape.reshape(self, shape)
+    def reshape(self, *shape): return ops.shape.reshape(self, shape)
 
     view = reshape
 
-    def view_as(self, other):
-        return ops.shape.reshape(self, other.shape)
-
-    def reshape_as(self, other):
-        return ops.shape.reshape(self, other.shape)
-
-    def flatten(self, start_dim=0, end_dim=-1):
-        return ops.shape.flatten(self, start_dim, end_dim)
-
-    def transpose(self, dim0, dim1):
-        return ops.shape.transpose(self, dim0, dim1)
+    def view_as(self, other): return ops.shape.reshape(self, other.shape)
+    def reshape_as(self, other): return ops.shape.reshape(self, other.shape)
+    def flatten(self, start_dim=0, end_dim=-1): return ops.shape.flatten(self, start_dim, end_dim)
+    def transpose(self, dim0, dim1): return ops.shape.transpose(self, dim0, dim1)
 
     def t(self):
         if self.ndim > 2:
@@ -654,32 +477,15 @@ class Tensor:
     def mT(self):
         return ops.shape.transpose(self, -2, -1)
 
-    def permute(self, *dims):
-        return ops.shape.permute(self, dims)
-
-    def squeeze(self, dim=None):
-        return ops.shape.squeeze(self, dim)
-
-    def unsqueeze(self, dim):
-        return ops.shape.unsqueeze(self, dim)
-
-    def expand(self, *sizes):
-        return ops.shape.expand(self, sizes)
-
-    def expand_as(self, other):
-        return ops.shape.expand(self, other.shape)
-
-    def split(self, split_size_or_sections, dim=0):
-        return ops.shape.split(self, split_size_or_sections, dim)
-
-    def chunk(self, chunks, dim=0):
-        return ops.shape.chunk(self, chunks, dim)
-
-    def matmul(self, other):
-        return ops.linalg.matmul(self, other)
-
-    def mm(self, other):
-        return ops.linalg.matmul(self, other)
+    def permute(self, *dims): return ops.shape.permute(self, dims)
+    def squeeze(self, dim=None): return ops.shape.squeeze(self, dim)
+    def unsqueeze(self, dim): return ops.shape.unsqueeze(self, dim)
+    def expand(self, *sizes): return ops.shape.expand(self, sizes)
+    def expand_as(self, other): return ops.shape.expand(self, other.shape)
+    def split(self, split_size_or_sections, dim=0): return ops.shape.split(self, split_size_or_sections, dim)
+    def chunk(self, chunks, dim=0): return ops.shape.chunk(self, chunks, dim)
+    def matmul(self, other): return ops.linalg.matmul(self, other)
+    def mm(self, other): return ops.linalg.matmul(self, other)
 
     # -- printing ------------------------------------------------------------------------------
     def __repr__(self):
@@ -715,4 +521,4 @@ def _index_arrays(index):
     return index
 
 
-from lamina import ops  # noqa: E402  (ops import Tensor and Function from this module)
+from lamina import ops  # noqa: E402  (the ops import Tensor from this module)

@@ -80,6 +80,8 @@ def run_backward(roots, root_grads, retain_graph: bool = False, inputs=None) -> 
                 prev = leaf_grads.get(p)
                 leaf_grads[p] = pg if prev is None else prev + pg
             else:
+                while producer.seq > fn.seq:  # p was changed in place after fn used it: fn saw an older value
+                    producer = producer.replaced
                 prev = grads.get(producer)
                 if prev is None:
                     if run is None or producer in run or producer in wanted:
@@ -107,17 +109,30 @@ def _leading_to(grads: dict, inputs) -> set:
     targets = {id(t) for t in inputs}
     seen, stack = set(grads), list(grads)
     while stack:  # every node below the roots, without recursion
-        for p in stack.pop().parents:
-            fn = getattr(p, "grad_fn", None)
+        consumer = stack.pop()
+        for p in consumer.parents:
+            fn = producer_of(p, consumer)
             if fn is not None and fn not in seen:
                 seen.add(fn)
                 stack.append(fn)
     run: set = set()
     for fn in sorted(seen, key=lambda f: f.seq):  # parents before consumers
-        if any(id(p) in targets or getattr(p, "grad_fn", None) in run
-               for p, need in zip(fn.parents, fn.needs) if need):
+        if any(id(p) in targets or producer_of(p, fn) in run for p, need in zip(fn.parents, fn.needs) if need):
             run.add(fn)
     return run
+
+
+def producer_of(p, consumer):
+    """The Function whose output ``consumer`` took as its argument ``p`` (None for leaves and non-tensors).
+
+    That is ``p.grad_fn`` unless p was changed in place after ``consumer`` used it (``h += x``): the in-place
+    operation's node is then newer than ``consumer``, and ``replaced`` leads back to the node of the value
+    ``consumer`` saw.
+    """
+    fn = getattr(p, "grad_fn", None)
+    while fn is not None and fn.seq > consumer.seq:
+        fn = fn.replaced
+    return fn
 
 
 def _run_hooks(hooks: dict, g: np.ndarray) -> np.ndarray:

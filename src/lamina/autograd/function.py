@@ -39,6 +39,7 @@ class Function:
     float64_ok = False  # True for an op that may turn float32 into float64 (an explicit cast)
     hooks: dict | None = None  # gradient hooks of the output tensor (Tensor.register_hook on a non-leaf)
     retains = None  # weak reference to the output tensor whose .grad backward fills (Tensor.retain_grad)
+    replaced = None  # for an in-place operation's node: the node that produced the value it overwrote
 
     def save(self, *arrays):
         self.saved = arrays

@@ -13,14 +13,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from lamina.autograd.engine import producer_of
 from lamina.autograd.function import Function
 from lamina.tensor import Tensor
 
 
 @dataclass
 class Node:
-    """One recorded operation. ``inputs`` are the tensor arguments in order (a leaf input has no ``grad_fn``,
-    a computed one is the output of the node ``input.grad_fn``); ``args`` the non-tensor ones by name."""
+    """One recorded operation. ``inputs`` are the tensor arguments in order (a leaf input has no ``grad_fn``;
+    a computed one is the output of the node ``producer_of(input, node.fn)``, which is ``input.grad_fn`` unless
+    the input was changed in place later); ``args`` the non-tensor ones by name."""
 
     fn: Function
     inputs: tuple
@@ -44,14 +46,17 @@ class Node:
 def walk(*outputs: Tensor):
     """Yield a ``Node`` for every Function that the ``outputs`` depend on, inputs before their consumers."""
     shapes = {}  # Function -> (shape, dtype) of its output
-    stack = [t for t in outputs if t.grad_fn is not None]
-    for t in stack:
-        shapes[t.grad_fn] = (tuple(t.shape), t.dtype)
+    stack = [t.grad_fn for t in outputs if t.grad_fn is not None]
+    for t in outputs:
+        if t.grad_fn is not None:
+            shapes[t.grad_fn] = (tuple(t.shape), t.dtype)
     while stack:
-        for p in stack.pop().grad_fn.parents:
-            if isinstance(p, Tensor) and p.grad_fn is not None and p.grad_fn not in shapes:
-                shapes[p.grad_fn] = (tuple(p.shape), p.dtype)
-                stack.append(p)
+        consumer = stack.pop()
+        for p in consumer.parents:
+            fn = producer_of(p, consumer)
+            if fn is not None and fn not in shapes:
+                shapes[fn] = (tuple(p.shape), p.dtype)
+                stack.append(fn)
     for fn in sorted(shapes, key=lambda f: f.seq):
         shape, dtype = shapes[fn]
         yield Node(fn, tuple(p for p in fn.parents if isinstance(p, Tensor)), shape, dtype, arguments(fn))
