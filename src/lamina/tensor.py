@@ -13,7 +13,7 @@ import weakref
 import numpy as np
 
 from lamina import random as _random
-from lamina.autograd.engine import owned, run_backward
+from lamina.autograd.engine import leaf_hooks, owned, run_backward
 from lamina.autograd.grad_mode import mode
 from lamina.autograd.hooks import RemovableHandle
 from lamina.dtypes import bool_, dtype_name, float16, float32, float64, int32, int64
@@ -63,7 +63,7 @@ def _arr(x):
 class Tensor:
     """An n-dimensional array that can record the operations applied to it."""
 
-    __slots__ = ("array", "requires_grad", "grad", "grad_fn", "_hooks", "__weakref__")  # _hooks: set when used
+    __slots__ = ("array", "requires_grad", "grad", "grad_fn", "__weakref__")
     __array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor's reflected operator
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
@@ -253,9 +253,7 @@ class Tensor:
                 self.grad_fn.hooks = {}
             hooks = self.grad_fn.hooks
         else:
-            hooks = getattr(self, "_hooks", None)
-            if hooks is None:
-                hooks = self._hooks = {}
+            hooks = leaf_hooks.setdefault(self, {})
         return RemovableHandle.add(hooks, hook)
 
     def zero_(self) -> Tensor:

@@ -9,11 +9,15 @@ backward runs. No recursion, one visit per Function.
 from __future__ import annotations
 
 import heapq
+import weakref
 
 import numpy as np
 
 FREED = ("Trying to backward through the graph a second time: its saved buffers were freed after the first "
          "backward. Call backward(retain_graph=True) the first time if you need to backward twice.")
+
+# gradient hooks of leaf tensors (Tensor.register_hook); a non-leaf's hooks live on its grad_fn
+leaf_hooks: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
@@ -91,10 +95,11 @@ def run_backward(roots, root_grads, retain_graph: bool = False, inputs=None) -> 
                     grads[producer] = prev + pg
         if not retain_graph:
             fn.saved = None  # release the buffers (a second backward through fn then raises)
-    for leaf, g in leaf_grads.items():
-        hooks = getattr(leaf, "_hooks", None)
-        if hooks:
-            leaf_grads[leaf] = _run_hooks(hooks, g)
+    if leaf_hooks:
+        for leaf, g in leaf_grads.items():
+            hooks = leaf_hooks.get(leaf)
+            if hooks:
+                leaf_grads[leaf] = _run_hooks(hooks, g)
     if inputs is not None:
         leaf_grads = {t: leaf_grads[t] for t in inputs if t.grad_fn is None and t in leaf_grads}
     leaf_grads.update(captured)
