@@ -13,7 +13,7 @@ import weakref
 import numpy as np
 
 from lamina import random as _random
-from lamina.autograd.engine import leaf_hooks, owned, run_backward
+from lamina.autograd.engine import add_leaf_hooks, owned, run_backward
 from lamina.autograd.grad_mode import mode
 from lamina.autograd.hooks import RemovableHandle
 from lamina.dtypes import bool_, dtype_name, float16, float32, float64, int32, int64
@@ -253,7 +253,7 @@ class Tensor:
                 self.grad_fn.hooks = {}
             hooks = self.grad_fn.hooks
         else:
-            hooks = leaf_hooks.setdefault(self, {})
+            hooks = add_leaf_hooks(self)
         return RemovableHandle.add(hooks, hook)
 
     def zero_(self) -> Tensor:

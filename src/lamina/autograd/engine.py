@@ -16,8 +16,17 @@ import numpy as np
 FREED = ("Trying to backward through the graph a second time: its saved buffers were freed after the first "
          "backward. Call backward(retain_graph=True) the first time if you need to backward twice.")
 
-# gradient hooks of leaf tensors (Tensor.register_hook); a non-leaf's hooks live on its grad_fn
-leaf_hooks: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+# id(leaf tensor) -> its gradient hooks (Tensor.register_hook; a non-leaf's hooks live on its grad_fn). Keyed
+# by id, not by the tensor: Tensor's == is element-wise. An entry goes when its tensor does (add_leaf_hooks).
+leaf_hooks: dict = {}
+
+
+def add_leaf_hooks(t) -> dict:
+    """The hook dict of leaf tensor ``t``, made on first use."""
+    if id(t) not in leaf_hooks:
+        leaf_hooks[id(t)] = {}
+        weakref.finalize(t, leaf_hooks.pop, id(t), None)
+    return leaf_hooks[id(t)]
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
@@ -97,7 +106,7 @@ def run_backward(roots, root_grads, retain_graph: bool = False, inputs=None) -> 
             fn.saved = None  # release the buffers (a second backward through fn then raises)
     if leaf_hooks:
         for leaf, g in leaf_grads.items():
-            hooks = leaf_hooks.get(leaf)
+            hooks = leaf_hooks.get(id(leaf))
             if hooks:
                 leaf_grads[leaf] = _run_hooks(hooks, g)
     if inputs is not None:
