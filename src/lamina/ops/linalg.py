@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lamina.ops import kernels
+from lamina import kernels
 from lamina.tensor import Function, Tensor
 
 

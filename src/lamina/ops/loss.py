@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from lamina.ops import kernels
+from lamina import kernels
 from lamina.tensor import Function, Tensor, as_array
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -104,7 +104,7 @@ class BinaryCrossEntropy(Function):
         gx = gy = None
         if self.needs[0]:
             if gs.ndim == 0 and kernels.fits(x, y):
-                gx = kernels.binary_cross_entropy_backward(np.float32(gs), x, y)  # the same in one pass
+                gx = kernels.binary_cross_entropy_backward(x, y, np.float32(gs))  # the same in one pass
             else:
                 gx = gs * (x - y) / np.maximum(x * (1 - x), 1e-12)
         if self.needs[1]:

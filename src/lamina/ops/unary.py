@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from lamina.ops import kernels
+from lamina import kernels
 from lamina.tensor import Function, Tensor
 
 

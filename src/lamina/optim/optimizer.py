@@ -13,6 +13,7 @@ from collections import defaultdict
 
 import numpy as np
 
+from lamina import kernels
 from lamina.tensor import Tensor, enable_grad
 
 
@@ -26,12 +27,11 @@ def check_range(owner: str, name: str, value, low: float = 0.0, high: float | No
 
 
 def check_fused(owner: str, fused) -> None:
-    """``fused`` is None (use the one-pass kernels when numba is there), True (require them) or False."""
-    from lamina.optim import fused as _fused
-
+    """``fused`` is None (use the one-pass kernels when numba is there), True (require numba) or False (the NumPy
+    code). lamina.kernels.set_enabled(False) turns the kernels off whatever ``fused`` says."""
     if fused not in (None, True, False):
         raise TypeError(f"{owner}: fused must be None, True or False, got {fused!r}")
-    if fused and not _fused.AVAILABLE:
+    if fused and not kernels.AVAILABLE:
         raise RuntimeError(f"{owner}: fused=True needs numba (pip install numba); use fused=None or False")
 
 
