@@ -1,10 +1,10 @@
-"""Gradient clipping, flattening parameters to one vector, and an L1/L2 penalty term."""
+"""Zeroing and clipping gradients, flattening parameters to one vector, and an L1/L2 penalty term."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from lamina.ops import loss as _loss
+from lamina.ops.loss import Penalty
 from lamina.ops.shape import cat
 from lamina.tensor import Tensor, no_grad
 
@@ -15,6 +15,19 @@ def _tensors(parameters) -> list:
     if hasattr(parameters, "parameters") and callable(parameters.parameters):  # a Module
         return list(parameters.parameters())
     return list(parameters)
+
+
+def zero_grad_(parameters, set_to_none: bool = True) -> None:
+    """Forget the gradients: set every ``.grad`` to None (default) or fill it with zeros in place (Module.zero_grad
+    and Optimizer.zero_grad)."""
+    for p in parameters:
+        if p.grad is None:
+            continue
+        if set_to_none:
+            p.grad = None
+        else:
+            p.grad.detach_()
+            p.grad.array.fill(0)
 
 
 def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_if_nonfinite: bool = False,
@@ -83,4 +96,7 @@ def penalty(parameters, l1: float = 0.0, l2: float = 0.0) -> Tensor:
     ``loss = loss + penalty((p for n, p in model.named_parameters() if n.endswith('weight')), l2=1e-4)``.
     Weight decay in an optimizer is the other route (it adds wd·w to the gradient directly).
     """
-    return _loss.penalty(_tensors(parameters), l1=l1, l2=l2)
+    params = _tensors(parameters)
+    if not params or (not l1 and not l2):
+        return Tensor._make(np.zeros((), dtype=params[0].dtype if params else np.float32), False, None)
+    return Penalty.apply(*params, l1=float(l1), l2=float(l2))

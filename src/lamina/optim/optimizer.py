@@ -14,6 +14,7 @@ from collections import defaultdict
 import numpy as np
 
 from lamina import kernels
+from lamina.nn.utils import zero_grad_
 from lamina.tensor import Tensor, enable_grad
 
 
@@ -97,14 +98,7 @@ class Optimizer:
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget the gradients: set every ``.grad`` to None (default) or fill it with zeros in place."""
         for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if set_to_none:
-                    p.grad = None
-                else:
-                    p.grad.detach_()
-                    p.grad.array.fill(0)
+            zero_grad_(group["params"], set_to_none)
 
     def step(self, closure=None):
         """Update every parameter that has a gradient; ``closure`` (optional) recomputes and returns the loss."""
