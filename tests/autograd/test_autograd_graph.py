@@ -9,13 +9,13 @@ from lamina.autograd import graph
 
 def test_walks_a_model_in_order_with_shapes_dtypes_and_arguments():
     lamina.manual_seed(0)
-    model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
-    x = lamina.randn(5, 4)
+    model = nn.Sequential(nn.Linear(16, 40), nn.ReLU(), nn.Linear(40, 30))  # too big for the tiny fused Linear
+    x = lamina.randn(5, 16)
     loss = model(x).log_softmax(dim=1).sum(dim=0).mean()
     nodes = list(graph.walk(loss))
     assert [n.op for n in nodes] == ["Linear", "ReLU", "Linear", "LogSoftmax", "Sum", "Mean"]
     first = nodes[0]
-    assert first.input_shapes == [(5, 4), (3, 4), (3,)] and first.output_shape == (5, 3)
+    assert first.input_shapes == [(5, 16), (40, 16), (40,)] and first.output_shape == (5, 40)
     assert first.input_dtypes == [np.float32] * 3 and first.output_dtype == np.float32
     assert first.inputs[1] is model[0].weight
     assert nodes[3].args == {"dim": 1}
@@ -49,3 +49,10 @@ def test_in_place_changes_appear_as_their_own_nodes():
     h += 1
     ops = [n.op for n in graph.walk(y + h)]
     assert ops == ["Mul", "Exp", "Add", "Add"]
+
+
+def test_the_node_is_the_algorithm_that_ran():
+    lamina.manual_seed(0)
+    tiny = nn.Linear(2, 3)
+    (node,) = graph.walk(tiny(lamina.randn(4, 2)))
+    assert node.op == "TinyLinear" and isinstance(node.fn, lamina.ops.linalg.Linear)

@@ -75,3 +75,22 @@ def test_layer_not_registered_keeps_its_own_description():
             return nn.Linear(784, 128)(x)  # created on the fly: no place in the model
 
     assert message(Adhoc(), lamina.randn(32, 64)) == f"{LINEAR}: {EXPECTED}"
+
+
+def test_functional_forms_name_themselves_and_the_calling_module_takes_their_errors_over():
+    F = nn.functional
+    with pytest.raises(nn.LayerInputError, match=r"^linear: " + re.escape(EXPECTED) + "$"):
+        F.linear(lamina.randn(32, 64), lamina.randn(128, 784))
+    with pytest.raises(ValueError, match=r"^layer_norm: expected input with trailing shape \(4,\)"):
+        F.layer_norm(lamina.randn(2, 3), 4)
+
+    class Custom(nn.Module):  # a layer of one's own that calls the functional form
+        def __init__(self):
+            super().__init__()
+            self.weight = nn.Parameter(lamina.randn(128, 784))
+
+        def forward(self, x):
+            return F.linear(x, self.weight)
+
+    model = nn.Sequential(nn.Identity(), Custom())
+    assert message(model, lamina.randn(32, 64)) == f"model.1 (Custom()): {EXPECTED}"

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
+from lamina.nn.functional import linear
 from lamina.nn.parameter import Parameter
-from lamina.ops.linalg import linear
 from lamina.tensor import Tensor
 
 

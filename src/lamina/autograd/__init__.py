@@ -23,8 +23,8 @@ from lamina.autograd.grad_mode import (  # noqa: I001  (this order: function.py 
 from lamina.autograd.gradcheck import GradcheckError, gradcheck
 from lamina.tensor import Tensor
 
-__all__ = ["Function", "grad", "gradcheck", "GradcheckError", "graph", "no_grad", "enable_grad", "set_grad_enabled",
-           "inference_mode", "is_grad_enabled"]
+__all__ = ["Function", "grad", "zero_grad_", "gradcheck", "GradcheckError", "graph", "no_grad", "enable_grad",
+           "set_grad_enabled", "inference_mode", "is_grad_enabled"]
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=None,
@@ -61,3 +61,16 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         else:
             result.append(Tensor._make(owned(g, owners), False, None))
     return tuple(result)
+
+
+def zero_grad_(parameters, set_to_none: bool = True) -> None:
+    """Forget the gradients: set every ``.grad`` to None (default) or fill it with zeros in place (Module.zero_grad
+    and Optimizer.zero_grad)."""
+    for p in parameters:
+        if p.grad is None:
+            continue
+        if set_to_none:
+            p.grad = None
+        else:
+            p.grad.detach_()
+            p.grad.array.fill(0)

@@ -6,10 +6,10 @@ import math
 
 import numpy as np
 
+from lamina.nn import functional as F
 from lamina.nn import init
 from lamina.nn.module import LayerInputError, Module
 from lamina.nn.parameter import Parameter
-from lamina.ops.linalg import Linear as _LinearOp
 from lamina.tensor import Tensor
 
 
@@ -37,16 +37,7 @@ class Linear(Module):
 
     def forward(self, input: Tensor) -> Tensor:
         params = self._parameters  # one lookup instead of two trips through Module.__getattr__
-        weight, bias = params["weight"], params["bias"]
-        shape = input.shape
-        if not shape or shape[-1] != self.in_features:
-            raise LayerInputError(self, f"expected input with {self.in_features} features in the last dimension, "
-                                        f"got shape {tuple(shape)}")
-        if input.dtype is not weight.dtype and input.dtype != weight.dtype:
-            w = weight.dtype
-            raise LayerInputError(self, f"expected input of dtype {w} (the layer's), got {input.dtype}; convert the "
-                                        f"input (x.to(lamina.{w})) or the model (model.to(lamina.{input.dtype}))")
-        return _LinearOp.apply(input, weight, bias)  # shape and dtype checked above
+        return F.linear(input, params["weight"], params["bias"])
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"

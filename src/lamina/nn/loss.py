@@ -6,15 +6,13 @@ import numpy as np
 
 from lamina.nn import functional as F
 from lamina.nn.module import Module
-from lamina.ops.loss import REDUCTIONS
 from lamina.tensor import Tensor
 
 
 class _Loss(Module):
     def __init__(self, reduction: str = "mean"):
         super().__init__()
-        if reduction not in REDUCTIONS:
-            raise ValueError(f"{reduction!r} is not a valid value for reduction (use 'mean', 'sum' or 'none')")
+        F._check_reduction(type(self).__name__, reduction)
         self.reduction = reduction
 
 

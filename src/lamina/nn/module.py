@@ -13,6 +13,7 @@ from collections import OrderedDict, namedtuple
 
 import numpy as np
 
+from lamina.autograd import zero_grad_
 from lamina.autograd.hooks import RemovableHandle
 from lamina.nn.parameter import Parameter
 from lamina.tensor import Tensor
@@ -28,18 +29,23 @@ class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpec
 
 
 class LayerInputError(ValueError):
-    """Bad input to a layer. Each enclosing Module's ``__call__`` fills in where the layer sits
+    """Bad input to a layer. A functional form raises it under its own name (``linear: expected ...``); the Module
+    whose forward called it takes it over, and each enclosing Module's ``__call__`` fills in where the layer sits
     (``model.encoder.0``), so the message names the layer by its place in the model."""
 
-    def __init__(self, module: Module, detail: str):
-        self.module, self.detail, self.path = module, detail, None
+    def __init__(self, module: Module | str, detail: str):
+        self.module, self.detail, self.path = module, detail, None  # module: a Module, or a functional form's name
         super().__init__(self._message())
 
     def _message(self) -> str:
-        where = f"{self.path} ({self.module!r})" if self.path else repr(self.module)
+        where = f"{self.path} ({self.module!r})" if self.path else (
+            self.module if isinstance(self.module, str) else repr(self.module))
         return f"{where}: {self.detail}"
 
     def locate(self, root: Module) -> None:
+        if isinstance(self.module, str):  # raised by a functional form: the layer is the first module to see it
+            self.module = root
+            self.args = (self._message(),)
         for name, module in root.named_modules():
             if module is self.module:
                 if name:
@@ -285,12 +291,8 @@ class Module:
         return self
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        for p in self.parameters():
-            if p.grad is not None:
-                if set_to_none:
-                    p.grad = None
-                else:
-                    p.grad.array[...] = 0
+        """Forget the gradients of every parameter, as Optimizer.zero_grad."""
+        zero_grad_(self.parameters(), set_to_none)
 
     def apply(self, fn) -> Module:
         """Call ``fn(module)`` on every submodule (children first) and on self, e.g. for custom init."""

@@ -7,7 +7,6 @@ import numpy as np
 from lamina.nn import functional as F
 from lamina.nn.module import LayerInputError, Module
 from lamina.nn.parameter import Parameter
-from lamina.ops import norm as _norm
 from lamina.tensor import Tensor
 
 
@@ -62,9 +61,6 @@ class _BatchNorm(Module):
             raise LayerInputError(self, f"expected input with {self.num_features} channels in dimension 1, "
                                         f"got shape {tuple(shape)}")
         batch_stats = self.training or self.running_mean is None
-        if batch_stats and input.numel() // self.num_features <= 1:
-            raise LayerInputError(self, f"expected more than 1 value per channel when training, got input of "
-                                        f"shape {tuple(shape)} (use a batch of 2 or more, or call .eval())")
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
             self.num_batches_tracked.array += 1
@@ -117,11 +113,7 @@ class LayerNorm(Module):
             self.bias.array[...] = 0
 
     def forward(self, input: Tensor) -> Tensor:
-        k = len(self.normalized_shape)
-        if input.shape[input.ndim - k:] != self.normalized_shape or input.ndim < k:
-            raise LayerInputError(self, f"expected input with trailing shape {self.normalized_shape}, "
-                                        f"got shape {tuple(input.shape)}")
-        return _norm.LayerNorm.apply(input, self.weight, self.bias, k=k, eps=self.eps)  # shape checked above
+        return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
         return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "

@@ -1,11 +1,11 @@
-"""Gradient clipping, flattening parameters to one vector, and an L1/L2 penalty term."""
+"""Clipping gradients, flattening parameters to one vector, and an L1/L2 penalty term."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from lamina.autograd.grad_mode import no_grad
-from lamina.ops import loss as _loss
+from lamina.ops.loss import Penalty
 from lamina.ops.shape import cat
 from lamina.tensor import Tensor
 
@@ -84,4 +84,7 @@ def penalty(parameters, l1: float = 0.0, l2: float = 0.0) -> Tensor:
     ``loss = loss + penalty((p for n, p in model.named_parameters() if n.endswith('weight')), l2=1e-4)``.
     Weight decay in an optimizer is the other route (it adds wd·w to the gradient directly).
     """
-    return _loss.penalty(_tensors(parameters), l1=l1, l2=l2)
+    params = _tensors(parameters)
+    if not params or (not l1 and not l2):
+        return Tensor._make(np.zeros((), dtype=params[0].dtype if params else np.float32), False, None)
+    return Penalty.apply(*params, l1=float(l1), l2=float(l2))

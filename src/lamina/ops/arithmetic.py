@@ -110,33 +110,26 @@ def pow(a, b):
 
 
 class Maximum(Function):
-    """d max(a, b)/da = 1 where a > b, ½ where a = b (as PyTorch), else 0"""
+    """d max(a, b)/da = 1 where a > b, ½ where a = b (as PyTorch), else 0; the rest of the gradient goes to b"""
+
+    pick, wins = np.maximum, np.greater  # Minimum: the same with np.minimum and np.less
 
     def forward(self, a, b):
         self.save(a, b)
-        return np.maximum(a, b)
+        return self.pick(a, b)
 
     def backward(self, g):
         a, b = self.saved
-        share = (a > b) + 0.5 * (a == b)
+        share = self.wins(a, b) + 0.5 * (a == b)
         ga = g * share.astype(g.dtype) if self.needs[0] else None
         gb = g * (1 - share).astype(g.dtype) if self.needs[1] else None
         return ga, gb
 
 
-class Minimum(Function):
-    """d min(a, b)/da = 1 where a < b, ½ where a = b (as PyTorch), else 0"""
+class Minimum(Maximum):
+    """d min(a, b)/da = 1 where a < b, ½ where a = b (as PyTorch), else 0: Maximum with the comparison reversed"""
 
-    def forward(self, a, b):
-        self.save(a, b)
-        return np.minimum(a, b)
-
-    def backward(self, g):
-        a, b = self.saved
-        share = (a < b) + 0.5 * (a == b)
-        ga = g * share.astype(g.dtype) if self.needs[0] else None
-        gb = g * (1 - share).astype(g.dtype) if self.needs[1] else None
-        return ga, gb
+    pick, wins = np.minimum, np.less
 
 
 class Where(Function):

@@ -1,11 +1,12 @@
-"""Matrix products: matmul (batched, with broadcasting) and the fused linear layer x·Wᵀ + b."""
+"""Matrix products: matmul (batched, with broadcasting) and the fused linear layer x·Wᵀ + b (its checked entry point
+is lamina.nn.functional.linear)."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from lamina import kernels
 from lamina.autograd.function import Function
-from lamina.ops import kernels
 from lamina.tensor import Tensor
 
 
@@ -62,11 +63,6 @@ class Linear(Function):
     def forward(self, x, w, b):
         self.save(x, w)
         self.has_bias = b is not None
-        self.tiny = kernels.fits_tiny(x, w) and (b is None or kernels.fits(b))
-        if self.tiny:  # the same in one call
-            z = np.empty((x.shape[0], w.shape[0]), dtype=x.dtype)
-            kernels.linear(x, w, b, z)
-            return z
         z = np.dot(x, w.T) if x.ndim == 2 else np.matmul(x, w.T)  # np.dot: less call overhead for 2-D
         if b is not None:
             z += b
@@ -74,12 +70,6 @@ class Linear(Function):
 
     def backward(self, g):
         x, w = self.saved
-        if self.tiny and kernels.fits(g):  # the same in one call
-            gx = np.empty_like(x) if self.needs[0] else None
-            gw = np.empty_like(w) if self.needs[1] else None
-            gb = np.empty(w.shape[0], dtype=w.dtype) if self.has_bias and self.needs[2] else None
-            kernels.linear_backward(g, x, w, gx, gw, gb)
-            return gx, gw, gb
         gx = (np.dot(g, w) if g.ndim == 2 else np.matmul(g, w)) if self.needs[0] else None
         gw = gb = None
         if self.needs[1] or (self.has_bias and self.needs[2]):
@@ -96,12 +86,27 @@ class Linear(Function):
         return gx, gw, gb
 
 
-def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    if not x.shape or x.shape[-1] != weight.shape[-1]:
-        raise ValueError(
-            f"linear: input of shape {x.shape} does not fit weight of shape {weight.shape} "
-            f"(expected last dim {weight.shape[-1]})"
-        )
-    if x.dtype is not weight.dtype or (bias is not None and bias.dtype is not weight.dtype):
-        _check_dtypes("linear", x, weight, bias)
-    return Linear.apply(x, weight, bias)
+class TinyLinear(Linear):
+    """Linear for 2-D float32 products of at most kernels.TINY multiply-adds: forward and backward each in one
+    kernel call (a BLAS call costs about a microsecond however small the product)"""
+
+    def forward(self, x, w, b):
+        self.save(x, w)
+        self.has_bias = b is not None
+        z = np.empty((x.shape[0], w.shape[0]), dtype=x.dtype)
+        kernels.linear(x, w, b, z)
+        return z
+
+    def backward(self, g):
+        if not kernels.fits(g):  # a gradient that is not C-contiguous float32, or the kernels switched off since
+            return super().backward(g)
+        x, w = self.saved
+        gx = np.empty_like(x) if self.needs[0] else None
+        gw = np.empty_like(w) if self.needs[1] else None
+        gb = np.empty(w.shape[0], dtype=w.dtype) if self.has_bias and self.needs[2] else None
+        kernels.linear_backward(g, x, w, gx, gw, gb)
+        return gx, gw, gb
+
+    @property
+    def name(self) -> str:
+        return "LinearBackward0"  # the same op in the graph; only its implementation differs

@@ -221,13 +221,18 @@ class Softmax(Function):
         return gs - s * np.sum(gs, axis=self.dim, keepdims=True)
 
 
+def log_softmax_array(z, dim):
+    """log softmax(z) = z − m − log Σ e^(z−m) along dim, with m the maximum (no overflow); also the losses'."""
+    shifted = z - np.maximum.reduce(z, axis=dim, keepdims=True)
+    return shifted - np.log(np.add.reduce(np.exp(shifted), axis=dim, keepdims=True))
+
+
 class LogSoftmax(Function):
     """log_softmax(z) = z − m − log Σ e^(z−m); backward: g − softmax(z)·Σ g"""
 
     def forward(self, z, dim):
         self.dim = dim
-        shifted = z - np.amax(z, axis=dim, keepdims=True)
-        out = shifted - np.log(np.sum(np.exp(shifted), axis=dim, keepdims=True))
+        out = log_softmax_array(z, dim)
         self.save(out)
         return out
 

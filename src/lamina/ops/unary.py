@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 
+from lamina import kernels
 from lamina.autograd.function import Function
-from lamina.ops import kernels
 from lamina.tensor import Tensor
 
 

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from lamina.optim import fused as _fused
+from lamina import kernels
 from lamina.optim.optimizer import Optimizer, check_fused, check_range
 
 
@@ -50,9 +50,9 @@ class Adam(Optimizer):
         state["step"] += 1
         t = state["step"]
         m, v = state["exp_avg"], state["exp_avg_sq"]
-        if group.get("fused") is not False and _fused.usable(param, grad):
+        if group.get("fused") is not False and kernels.usable(param, grad):
             vmax = state["max_exp_avg_sq"] if group["amsgrad"] else None
-            _fused.adam_step(param, grad, m, v, vmax, lr, beta1, beta2, eps, weight_decay, t,
+            kernels.adam_step(param, grad, m, v, vmax, lr, beta1, beta2, eps, weight_decay, t,
                              bool(group["decoupled_weight_decay"]), bool(group["maximize"]))
             return
         if weight_decay and group["decoupled_weight_decay"]:

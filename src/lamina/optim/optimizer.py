@@ -13,6 +13,8 @@ from collections import defaultdict
 
 import numpy as np
 
+from lamina import kernels
+from lamina.autograd import zero_grad_
 from lamina.autograd.grad_mode import enable_grad
 from lamina.tensor import Tensor
 
@@ -27,12 +29,11 @@ def check_range(owner: str, name: str, value, low: float = 0.0, high: float | No
 
 
 def check_fused(owner: str, fused) -> None:
-    """``fused`` is None (use the one-pass kernels when numba is there), True (require them) or False."""
-    from lamina.optim import fused as _fused
-
+    """``fused`` is None (use the one-pass kernels when numba is there), True (require numba) or False (the NumPy
+    code). lamina.kernels.set_enabled(False) turns the kernels off whatever ``fused`` says."""
     if fused not in (None, True, False):
         raise TypeError(f"{owner}: fused must be None, True or False, got {fused!r}")
-    if fused and not _fused.AVAILABLE:
+    if fused and not kernels.AVAILABLE:
         raise RuntimeError(f"{owner}: fused=True needs numba (pip install numba); use fused=None or False")
 
 
@@ -98,14 +99,7 @@ class Optimizer:
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget the gradients: set every ``.grad`` to None (default) or fill it with zeros in place."""
         for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if set_to_none:
-                    p.grad = None
-                else:
-                    p.grad.detach_()
-                    p.grad.array.fill(0)
+            zero_grad_(group["params"], set_to_none)
 
     def step(self, closure=None):
         """Update every parameter that has a gradient; ``closure`` (optional) recomputes and returns the loss."""

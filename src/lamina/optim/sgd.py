@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from lamina.optim import fused as _fused
+from lamina import kernels
 from lamina.optim.optimizer import Optimizer, check_fused, check_range
 
 
 class SGD(Optimizer):
     """``SGD(params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, maximize=False, fused=None)``
 
-    ``fused`` None or True runs the one-pass kernel of lamina.optim.fused on float32 arrays; False the NumPy code.
+    ``fused`` None or True runs the one-pass kernel of lamina.kernels on float32 arrays; False the NumPy code.
     """
 
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
@@ -32,12 +32,12 @@ class SGD(Optimizer):
         With momentum μ = 0 this is plain gradient descent p ← p − η·g, and no state is kept.
         """
         lr, momentum, dampening = float(group["lr"]), float(group["momentum"]), float(group["dampening"])
-        if group.get("fused") is not False and _fused.usable(param, grad):
+        if group.get("fused") is not False and kernels.usable(param, grad):
             buf = state.get("momentum_buffer")
             first = buf is None
             if momentum and first:
                 buf = state["momentum_buffer"] = np.zeros_like(param)
-            _fused.sgd_step(param, grad, buf, lr, momentum, dampening,
+            kernels.sgd_step(param, grad, buf, lr, momentum, dampening,
                             float(group["weight_decay"]), bool(group["nesterov"]), bool(group["maximize"]), first)
             return
         g = self._direction(param, grad, group["weight_decay"], group["maximize"])

@@ -1,4 +1,4 @@
-"""The fused one-pass kernels give exactly the NumPy reference's results (bit for bit)."""
+"""The optimizers' one-pass kernels (lamina.kernels.optim) give exactly the NumPy reference's results, bit for bit."""
 
 import itertools
 
@@ -6,11 +6,16 @@ import numpy as np
 import pytest
 
 import lamina
-from lamina import optim
+from lamina import kernels, optim
 from lamina.nn import Parameter
-from lamina.optim import fused
 
-pytestmark = pytest.mark.skipif(not fused.AVAILABLE, reason="numba is not installed")
+pytestmark = pytest.mark.skipif(not kernels.AVAILABLE, reason="numba is not installed")
+
+
+@pytest.fixture(autouse=True)
+def kernels_on():
+    with kernels.set_enabled(True):  # on, even under LAMINA_KERNELS=0
+        yield
 
 SHAPES = [(7, 5), (5,), (3, 7), (1,)]
 
@@ -41,7 +46,7 @@ def _assert_identical(make):
 
 def test_fortran_order_parameters_take_the_kernels_and_keep_their_order():
     f, c = np.zeros((3, 4), np.float32, order="F"), np.zeros((3, 4), np.float32)
-    assert fused.usable(f, f.copy(order="F")) and fused.usable(c, c) and not fused.usable(f, c)
+    assert kernels.usable(f, f.copy(order="F")) and kernels.usable(c, c) and not kernels.usable(f, c)
     _, state = _run(lambda ps: optim.Adam(ps, lr=0.1), steps=1, order="F")
     assert state[0]["exp_avg"].flags.f_contiguous and not state[0]["exp_avg"].flags.c_contiguous
 
@@ -83,9 +88,19 @@ def test_fused_is_skipped_for_float64_and_can_be_refused():
 def test_default_optimizers_take_the_fused_path(monkeypatch):
     calls = []
     for name in ("sgd_step", "adam_step"):
-        original = getattr(fused, name)
-        monkeypatch.setattr(fused, name, lambda *a, _f=original, _n=name: (calls.append(_n), _f(*a)))
+        original = getattr(kernels, name)
+        monkeypatch.setattr(kernels, name, lambda *a, _f=original, _n=name: (calls.append(_n), _f(*a)))
     _run(lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9), steps=1)
     _run(lambda ps: optim.AdamW(ps, lr=0.1), steps=1)
     _run(lambda ps: optim.Adam(ps, lr=0.1, fused=False), steps=1)
     assert calls == ["sgd_step"] * len(SHAPES) + ["adam_step"] * len(SHAPES)
+
+
+def test_the_kernel_switch_sends_every_optimizer_to_the_numpy_code(monkeypatch):
+    calls = []
+    for name in ("sgd_step", "adam_step"):
+        monkeypatch.setattr(kernels, name, lambda *a, _n=name: calls.append(_n))
+    with kernels.set_enabled(False):
+        _run(lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, fused=True), steps=1)
+        _run(lambda ps: optim.Adam(ps, lr=0.1, fused=True), steps=1)
+    assert calls == []

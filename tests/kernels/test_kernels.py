@@ -1,14 +1,20 @@
-"""The fused kernels of lamina.ops.kernels against their NumPy references, and the ops with and without them."""
+"""The kernels of lamina.kernels against their NumPy references, the ops with and without them, and the switch.
 
+No torch here (one comparison with torch skips itself without it): these run where torch is not installed."""
+
+import os
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 import lamina
+from lamina import kernels
 from lamina.nn import functional as F
-from lamina.ops import kernels, loss, unary
+from lamina.ops import loss, reduce, unary
 
 pytestmark = pytest.mark.skipif(not kernels.AVAILABLE, reason="numba is not installed")
 
@@ -30,7 +36,7 @@ def same_bits(a, b):
 
 @pytest.fixture(autouse=True)
 def warnings_are_errors():
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), kernels.set_enabled(True):  # on, even under LAMINA_KERNELS=0
         warnings.simplefilter("error")  # a kernel must not warn where its reference is silent
         yield
 
@@ -67,7 +73,7 @@ def test_binary_cross_entropy_kernels_match_numpy():
     assert np.isnan(bad).all()  # the caller reports these
     scale = np.float32(0.125)
     want = scale * (x - y) / np.maximum(x * (1 - x), 1e-12)
-    assert same_bits(kernels.binary_cross_entropy_backward(scale, x, y), want)
+    assert same_bits(kernels.binary_cross_entropy_backward(x, y, scale), want)
 
 
 @pytest.mark.parametrize("ignore_index", [-100, 2])
@@ -78,7 +84,7 @@ def test_cross_entropy_kernels_match_numpy(ignore_index):
     t = rng.integers(0, 7, 33)
     logp = np.empty_like(z)
     total, kept = kernels.cross_entropy(z, t, ignore_index, logp)
-    want = loss._log_softmax(z)
+    want = reduce.log_softmax_array(z, 1)
     np.testing.assert_allclose(logp, want, rtol=1e-6, atol=2e-6)
     rows = t != ignore_index
     assert kept == rows.sum()
@@ -92,12 +98,9 @@ def test_cross_entropy_kernels_match_numpy(ignore_index):
 
 
 # -- the ops: the same results with the kernels (float32, small) and with the NumPy code -------------------------
-def without_kernels(monkeypatch, fn):
-    monkeypatch.setattr(kernels, "AVAILABLE", False)
-    try:
+def without_kernels(fn):
+    with kernels.set_enabled(False):
         return fn()
-    finally:
-        monkeypatch.setattr(kernels, "AVAILABLE", True)
 
 
 def run(make_loss, *inputs):
@@ -119,17 +122,18 @@ CASES = {
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_ops_give_the_same_results_with_and_without_kernels(name, monkeypatch):
+def test_ops_give_the_same_results_with_and_without_kernels(name):
     (make,) = CASES[name]
     z = np.random.default_rng(1).standard_normal(12).astype(np.float32) * 3
     fused_out, fused_grads = run(make, z)
-    plain_out, plain_grads = without_kernels(monkeypatch, lambda: run(make, z))
+    plain_out, plain_grads = without_kernels(lambda: run(make, z))
     np.testing.assert_allclose(fused_out, plain_out, rtol=1e-6)
     for a, b in zip(fused_grads, plain_grads):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-8)
 
 
 def test_cross_entropy_with_every_target_ignored_is_nan_with_zero_gradient_as_torch():
+    torch = pytest.importorskip("torch")
     z = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
     x = lamina.tensor(z, requires_grad=True)
     out = F.cross_entropy(x, lamina.tensor([-100, -100, -100]))
@@ -181,7 +185,7 @@ def test_tiny_linear_kernels_match_numpy(bias):
     assert not kernels.fits_tiny(np.ones((64, 64), np.float32), np.ones((64, 64), np.float32))
 
 
-def test_linear_layer_is_the_same_tiny_or_not(monkeypatch):
+def test_linear_layer_is_the_same_tiny_or_not():
     def run_layer():
         lamina.manual_seed(0)
         layer = lamina.nn.Linear(3, 2)
@@ -190,7 +194,7 @@ def test_linear_layer_is_the_same_tiny_or_not(monkeypatch):
         return [t.numpy().copy() for t in (x.grad, layer.weight.grad, layer.bias.grad)]
 
     tiny = run_layer()
-    blas = without_kernels(monkeypatch, run_layer)
+    blas = without_kernels(run_layer)
     for a, b in zip(tiny, blas):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
 
@@ -198,4 +202,39 @@ def test_linear_layer_is_the_same_tiny_or_not(monkeypatch):
 def test_cross_entropy_kernel_refuses_an_index_out_of_range_instead_of_reading_past_the_row():
     # F.cross_entropy checks targets first; this is the backstop for direct calls of the op
     with pytest.raises(IndexError, match="out of range"):
-        loss.CrossEntropy.apply(lamina.randn(3, 4), lamina.tensor([0, 5, 1]), None, -100, 0.0, "mean")
+        loss.SmallCrossEntropy.apply(lamina.randn(3, 4), lamina.tensor([0, 5, 1]), -100, "mean")
+
+
+def test_the_switch_turns_every_kernel_off_and_back_on():
+    z = np.zeros(3, np.float32)
+    assert kernels.is_enabled() and kernels.fits(z)
+    with kernels.set_enabled(False):
+        assert not kernels.is_enabled() and not kernels.fits(z) and not kernels.fits_small(z)
+        assert not kernels.usable(z, z) and not kernels.fits_tiny(z.reshape(1, 3), z.reshape(1, 3))
+        assert lamina.tensor([-1.0, 2.0]).relu().tolist() == [0.0, 2.0]  # the NumPy code
+    assert kernels.is_enabled() and kernels.fits(z)
+    kernels.set_enabled(False)
+    try:
+        assert not kernels.fits(z)
+    finally:
+        kernels.set_enabled(True)
+    assert kernels.fits(z)
+
+
+def _python(code, **env):
+    """Run code in a fresh interpreter that imports this lamina; return its stdout."""
+    src = str(Path(lamina.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")]), **env}
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+
+
+def test_importing_lamina_does_not_import_numba_and_the_first_kernel_call_does():
+    out = _python("import sys, lamina, lamina.nn, lamina.optim; print('numba' in sys.modules); "
+                  "lamina.tensor([1.0, -1.0]).relu(); print('numba' in sys.modules)")
+    assert out.split() == ["False", "True"]
+
+
+def test_lamina_kernels_0_in_the_environment_turns_the_kernels_off():
+    out = _python("import sys, lamina; lamina.tensor([1.0, -1.0]).relu(); "
+                  "print(lamina.kernels.is_enabled(), 'numba' in sys.modules)", LAMINA_KERNELS="0")
+    assert out.split() == ["False", "False"]

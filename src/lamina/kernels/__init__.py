@@ -1,0 +1,149 @@
+"""Fused kernels: one compiled call and one pass over memory where the NumPy reference needs three to fifteen calls.
+
+On the small arrays of a small network every NumPy call costs about half a microsecond whatever its size,
+so ``g·a·(1 − a)`` (three calls) costs three times one fused call; on large arrays a fused loop also reads
+memory once instead of once per call. Each kernel is the scalar formula of a NumPy reference in a loop,
+compiled by numba on first use and cached on disk. The NumPy code stays the readable definition: each kernel's
+docstring names the code it mirrors, and tests/kernels checks it against that code, bit for bit where the formula
+is arithmetic and comparisons, to float32 rounding where it calls exp or log.
+
+    unary.py    sigmoid, sigmoid_backward, tanh_backward, relu, relu_backward      (for lamina/ops/unary.py)
+    loss.py     binary_cross_entropy(_backward), cross_entropy(_backward)          (for lamina/ops/loss.py)
+    linalg.py   linear, linear_backward: a tiny fully connected layer               (for lamina/ops/linalg.py)
+    optim.py    sgd_step, adam_step: the whole update in one pass                  (for lamina/optim/sgd.py, adam.py)
+
+This package imports neither ``ops`` nor ``optim``; they import it. It loads numba (0.6 s) only on the first
+kernel call: ``kernels.relu`` is looked up by ``__getattr__`` below, which imports the kernel's module (and
+with it numba) and then keeps the kernel here as a plain attribute.
+
+Calling convention: ``name(inputs..., scalars..., outputs...)``. A kernel reads its input arrays, writes its
+results into the output arrays the caller passes (an optimizer's parameter and state, updated in place, are
+outputs), and returns nothing or scalars (cross_entropy: the loss sum and the number of rows counted). The
+element-wise kernels may also be called without outputs, ``name(inputs...)``, and return a new array: for the
+ufuncs (formulas of arithmetic alone, compiled into NumPy ufuncs) that is the ufunc's own call; for the loops a
+thin Python function around the compiled ``_name``.
+
+When the kernels apply: an op calls ``fits`` (or ``fits_small``, ``fits_tiny``), the optimizers ``usable``,
+before each call. They hold for C-contiguous float32 arrays (lamina's default; anything else takes the NumPy
+code) while the kernels are enabled. Kernels that call exp or log are used only up to ``SMALL`` elements:
+numba's exp and log work one element at a time, so beyond that NumPy's vectorised ones win.
+
+The switch: the kernels are enabled when numba is installed, unless the environment variable
+``LAMINA_KERNELS=0`` was set when lamina was imported. ``set_enabled(False)`` turns them off (and
+``with set_enabled(False):`` for a block); every op then runs its NumPy code, as do the optimizers whatever
+their ``fused=``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+
+import numpy as np
+
+AVAILABLE = importlib.util.find_spec("numba") is not None  # installed; imported only by the first kernel call
+ENABLED = AVAILABLE and os.environ.get("LAMINA_KERNELS", "1") != "0"  # read by every check below
+SMALL = 2048  # elements; the exp kernel's measured crossover against NumPy's sigmoid is about 1.5k
+TINY = 512  # multiply-adds of a fully connected layer under which plain loops beat a BLAS call
+
+_F32 = np.dtype(np.float32)
+
+
+class set_enabled:
+    """``set_enabled(False)`` turns every kernel off (the NumPy code runs), ``set_enabled(True)`` back on;
+    ``with set_enabled(False):`` does it for a block and then restores the previous state."""
+
+    def __init__(self, mode: bool):
+        global ENABLED
+        if mode and not AVAILABLE:
+            raise RuntimeError("lamina.kernels.set_enabled(True) needs numba (pip install numba)")
+        self.prev, ENABLED = ENABLED, bool(mode)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        global ENABLED
+        ENABLED = self.prev
+
+
+def is_enabled() -> bool:
+    return ENABLED
+
+
+def fits(a, b=None) -> bool:
+    """True when the kernels apply: they are enabled and the arrays given are C-contiguous float32."""
+    return (ENABLED and a.dtype is _F32 and a.flags.c_contiguous
+            and (b is None or (b.dtype is _F32 and b.flags.c_contiguous)))
+
+
+def fits_small(a, b=None) -> bool:
+    """``fits`` for a kernel that calls exp or log: also at most SMALL elements."""
+    return a.size <= SMALL and fits(a, b)
+
+
+def fits_tiny(x, w) -> bool:
+    """A 2-D float32 product x·Wᵀ of at most TINY multiply-adds (W in either memory order)."""
+    return (x.ndim == 2 and x.shape[0] * w.size <= TINY and x.shape[1] == w.shape[-1] and fits(x)
+            and w.dtype is _F32)
+
+
+def usable(param, grad) -> bool:
+    """The optimizer kernels take float32 arrays in one block, both in C order or both in Fortran order (Linear's
+    weights); anything else uses NumPy. The optimizer state is made in the parameter's order (zeros_like)."""
+    if not (ENABLED and param.dtype is _F32 and grad.dtype is _F32):
+        return False
+    p, g = param.flags, grad.flags
+    return (p.c_contiguous and g.c_contiguous) or (p.f_contiguous and g.f_contiguous)
+
+
+# -- compiling, on first use -----------------------------------------------------------------------------------
+
+def jit(fn):
+    """Compile a loop as every lamina kernel is compiled: on its first call, cached on disk.
+
+    error_model="numpy": no Python zero-division checks, which would stop the loops from vectorising.
+    Compiled code raises no NumPy floating-point warnings: NaN and inf pass through as the formula gives.
+    """
+    import numba  # here, not at the top: numba costs 0.6 s of import time; this runs on the first kernel call
+
+    return numba.njit(cache=True, error_model="numpy")(fn)
+
+
+def ufunc(signature: str):
+    """Mark a formula of arithmetic alone, to be compiled into a NumPy ufunc (the cheapest call there is) when
+    it is first used: loading a compiled ufunc costs 0.2 s, so only the ones used are loaded.
+
+    Only arithmetic: NumPy checks the CPU's floating-point flags after a ufunc, and a comparison with NaN in
+    compiled code sets the invalid-operation flag, which NumPy would report as a warning.
+    """
+    def mark(fn):
+        fn.ufunc_signature = signature
+        return fn
+
+    return mark
+
+
+_HOMES = {  # kernel -> the module that defines it
+    **dict.fromkeys(("sigmoid", "sigmoid_backward", "tanh_backward", "relu", "relu_backward"), "unary"),
+    **dict.fromkeys(("binary_cross_entropy", "binary_cross_entropy_backward", "cross_entropy",
+                     "cross_entropy_backward"), "loss"),
+    **dict.fromkeys(("linear", "linear_backward"), "linalg"),
+    **dict.fromkeys(("sgd_step", "adam_step"), "optim"),
+}
+
+
+def __getattr__(name: str):
+    """``kernels.relu``: load the kernel's module (numba with it) and compile a ufunc, once; then keep it here."""
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    kernel = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    signature = getattr(kernel, "ufunc_signature", None)
+    if signature is not None:
+        import numba  # already loaded by the module above
+
+        kernel = numba.vectorize([signature], cache=True)(kernel).ufunc
+    globals()[name] = kernel
+    return kernel
