@@ -58,3 +58,19 @@ def test_set_grad_enabled_as_function_scope_and_decorator():
         with lamina.set_grad_enabled(True):
             assert (x * 1).requires_grad
     assert lamina.is_grad_enabled()
+
+
+def test_set_grad_enabled_called_alone_switches_at_once():
+    x = lamina.ones(1, requires_grad=True)
+    try:
+        lamina.set_grad_enabled(False)
+        assert not lamina.is_grad_enabled() and not (x * 1).requires_grad
+    finally:
+        lamina.set_grad_enabled(True)
+    assert (x * 1).requires_grad
+
+    @lamina.set_grad_enabled(False)
+    def f(t):
+        return t * 2
+
+    assert lamina.is_grad_enabled() and not f(x).requires_grad and lamina.is_grad_enabled()

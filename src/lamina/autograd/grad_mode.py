@@ -19,8 +19,8 @@ def is_grad_enabled() -> bool:
     return mode.enabled
 
 
-class set_grad_enabled(contextlib.ContextDecorator):
-    """Context manager and decorator that turns graph recording on or off."""
+class _Switch(contextlib.ContextDecorator):
+    """Sets grad mode to ``self.mode`` inside a ``with`` block or a decorated function, then restores it."""
 
     def __init__(self, mode: bool):
         self.mode = bool(mode)
@@ -35,7 +35,25 @@ class set_grad_enabled(contextlib.ContextDecorator):
         return False
 
 
-class no_grad(set_grad_enabled):
+class set_grad_enabled(_Switch):
+    """``lamina.set_grad_enabled(False)`` turns recording off at once (as a call), or for a ``with`` block or a
+    decorated function, as in PyTorch."""
+
+    def __init__(self, enabled: bool):
+        super().__init__(enabled)
+        self.prev = mode.enabled
+        mode.enabled = self.mode
+
+    def __enter__(self):  # prev was taken when the object was made, before the switch
+        mode.enabled = self.mode
+        return self
+
+    def __call__(self, func):
+        mode.enabled = self.prev  # used as a decorator: the mode applies only while func runs
+        return super().__call__(func)
+
+
+class no_grad(_Switch):
     """``with lamina.no_grad():`` (or ``@lamina.no_grad()``) records no graph: for inference and updates."""
 
     def __init__(self, func=None):
@@ -52,14 +70,14 @@ class no_grad(set_grad_enabled):
         return super().__call__(*args, **kwargs)
 
 
-class enable_grad(set_grad_enabled):
+class enable_grad(_Switch):
     """Turns graph recording back on inside a ``no_grad`` block."""
 
     def __init__(self):
         super().__init__(True)
 
 
-class inference_mode(set_grad_enabled):
+class inference_mode(_Switch):
     """``with lamina.inference_mode():`` is ``no_grad`` (lamina has no separate inference tensors);
     ``inference_mode(False)`` leaves recording as it is, as in PyTorch."""
 
