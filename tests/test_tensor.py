@@ -145,3 +145,13 @@ def test_broadcast_gradients_sum_back_to_each_input_shape(shape_a, data):
     assert a.grad.shape == tuple(shape_a) and b.grad.shape == tuple(shape_b)
     np.testing.assert_allclose(a.grad.numpy(), ta.grad.numpy(), rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(b.grad.numpy(), tb.grad.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_from_numpy_shares_memory_and_takes_only_arrays():
+    a = np.arange(3, dtype=np.float32)
+    t = lamina.from_numpy(a)
+    a[0] = 7
+    assert t.tolist() == [7.0, 1.0, 2.0] and not t.requires_grad
+    assert lamina.from_numpy(np.float32(2.5)).shape == ()
+    with pytest.raises(TypeError, match="expected a NumPy array, got list"):
+        lamina.from_numpy([1.0, 2.0])

@@ -6,7 +6,7 @@ import numpy as np
 
 from lamina import random as _random
 from lamina.dtypes import float32
-from lamina.tensor import Tensor, as_array
+from lamina.tensor import Tensor, as_array, from_numpy
 
 
 def _size(size):
@@ -16,7 +16,7 @@ def _size(size):
 
 
 def _new(array, requires_grad=False) -> Tensor:
-    t = Tensor._make(array, False, None)
+    t = from_numpy(array)
     return t.requires_grad_(True) if requires_grad else t
 
 
@@ -28,11 +28,7 @@ def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
 
 def as_tensor(data, dtype=None) -> Tensor:
     """Like tensor() but shares memory with an ndarray when no conversion is needed."""
-    return Tensor._make(as_array(data, dtype), False, None)
-
-
-def from_numpy(array: np.ndarray) -> Tensor:
-    return Tensor._make(array, False, None)
+    return from_numpy(as_array(data, dtype))
 
 
 def zeros(*size, dtype=None, requires_grad=False) -> Tensor:

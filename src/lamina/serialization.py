@@ -27,7 +27,7 @@ import safetensors.numpy
 from safetensors import SafetensorError, safe_open
 
 from lamina.random import get_rng_state, set_rng_state
-from lamina.tensor import Tensor
+from lamina.tensor import Tensor, from_numpy
 
 __all__ = ["save", "load", "load_metadata", "save_checkpoint", "load_checkpoint"]
 
@@ -123,7 +123,7 @@ def load(path, model=None, *, strict: bool = True) -> OrderedDict:
     and shapes), then copied in with ``model.load_state_dict``; on any mismatch the model is left untouched.
     """
     arrays, metadata = _read(path)
-    state = OrderedDict((key, Tensor._make(array, False, None)) for key, array in arrays.items())
+    state = OrderedDict((key, from_numpy(array)) for key, array in arrays.items())
     if model is not None:
         if metadata.get("format") == CHECKPOINT_FORMAT:
             raise ValueError(f"{path}: this is a training checkpoint, not a weights file; "
@@ -187,7 +187,7 @@ def _decode(value, tensors: dict):
         return value
     if "__tensor__" in value:
         array = tensors[value["__tensor__"]]
-        return Tensor._make(array, False, None) if value["as"] == "Tensor" else array
+        return from_numpy(array) if value["as"] == "Tensor" else array
     if "__scalar__" in value:
         return np.dtype(value["__scalar__"]).type(value["value"])
     if "__tuple__" in value:

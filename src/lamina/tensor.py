@@ -56,6 +56,15 @@ def _tensors_to_lists(data):
     return data
 
 
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor sharing ``array``'s memory (no copy), outside the graph, as ``torch.from_numpy``."""
+    if type(array) is not np.ndarray:
+        if not isinstance(array, (np.ndarray, np.generic)):
+            raise TypeError(f"from_numpy: expected a NumPy array, got {type(array).__name__}")
+        array = np.asarray(array)
+    return Tensor._make(array, False, None)
+
+
 def _arr(x):
     return x.array if isinstance(x, Tensor) else x
 

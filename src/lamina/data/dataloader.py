@@ -9,7 +9,7 @@ import numpy as np
 from lamina import random as _random
 from lamina.data.dataset import Subset, TensorDataset
 from lamina.ops.shape import stack
-from lamina.tensor import Tensor
+from lamina.tensor import Tensor, from_numpy
 
 
 def default_collate(batch: list):
@@ -27,10 +27,10 @@ def default_collate(batch: list):
                              "stacked into one batch (pad them, or pass a collate_fn)")
         if any(isinstance(x, Tensor) for x in batch):
             return stack(batch)
-        return Tensor._make(np.stack(batch), False, None)
+        return from_numpy(np.stack(batch))
     if isinstance(elem, (bool, int, float)):
         dtype = np.bool_ if isinstance(elem, bool) else np.int64 if isinstance(elem, int) else np.float32
-        return Tensor._make(np.array(batch, dtype=dtype), False, None)
+        return from_numpy(np.array(batch, dtype=dtype))
     if isinstance(elem, str):
         return list(batch)
     if isinstance(elem, Mapping):

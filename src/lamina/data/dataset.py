@@ -8,7 +8,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from lamina import random as _random
-from lamina.tensor import Tensor, as_array
+from lamina.tensor import Tensor, as_array, from_numpy
 
 
 @runtime_checkable
@@ -33,7 +33,7 @@ class TensorDataset:
     def __init__(self, *tensors):
         if not tensors:
             raise ValueError("TensorDataset needs at least one tensor")
-        tensors = tuple(t if isinstance(t, Tensor) else Tensor._make(as_array(t), False, None) for t in tensors)
+        tensors = tuple(t if isinstance(t, Tensor) else from_numpy(as_array(t)) for t in tensors)
         if any(t.ndim == 0 for t in tensors):
             raise ValueError("TensorDataset: 0-d tensors have no samples; each needs a first (sample) dimension")
         sizes = [t.shape[0] for t in tensors]
@@ -96,7 +96,7 @@ def as_features(x) -> Tensor:
     array = as_array(x)
     if array.dtype.kind not in "biuf":
         raise TypeError(f"features must be numeric, got an array of dtype {array.dtype}")
-    return Tensor._make(array.astype(np.float32, copy=False), False, None)
+    return from_numpy(array.astype(np.float32, copy=False))
 
 
 def as_labels(y) -> Tensor:
@@ -108,4 +108,4 @@ def as_labels(y) -> Tensor:
                              f"such as {array[array != np.round(array)].ravel()[:3].tolist()}")
     elif array.dtype.kind not in "biu":
         raise TypeError(f"class labels must be integers, got an array of dtype {array.dtype}")
-    return Tensor._make(array.astype(np.int64, copy=False), False, None)
+    return from_numpy(array.astype(np.int64, copy=False))

@@ -23,7 +23,7 @@ from lamina.ops import norm as _norm
 from lamina.ops import reduce as _reduce
 from lamina.ops import shape as _shape
 from lamina.ops import unary as _unary
-from lamina.tensor import Tensor, as_array
+from lamina.tensor import Tensor, as_array, from_numpy
 
 __all__ = [
     "relu", "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax", "gelu", "elu", "silu", "softplus",
@@ -194,7 +194,7 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     if t.size and (t.min() < 0 or t.max() >= num_classes):
         raise ValueError(f"one_hot: class values must be in [0, {num_classes - 1}], got values in [{t.min()}, "
                          f"{t.max()}]")
-    return Tensor._make((t[..., None] == np.arange(num_classes)).astype(np.int64), False, None)
+    return from_numpy((t[..., None] == np.arange(num_classes)).astype(np.int64))
 
 
 def pad(x: Tensor, pad, mode: str = "constant", value: float = 0.0) -> Tensor:
@@ -213,7 +213,7 @@ def pad(x: Tensor, pad, mode: str = "constant", value: float = 0.0) -> Tensor:
 
 # -- losses ---------------------------------------------------------------------------------------
 def _as_tensor(x) -> Tensor:
-    return x if isinstance(x, Tensor) else Tensor._make(as_array(x), False, None)
+    return x if isinstance(x, Tensor) else from_numpy(as_array(x))
 
 
 def _check_reduction(name, reduction):

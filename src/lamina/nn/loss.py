@@ -6,7 +6,7 @@ import numpy as np
 
 from lamina.nn import functional as F
 from lamina.nn.module import Module
-from lamina.tensor import Tensor
+from lamina.tensor import Tensor, from_numpy
 
 
 class _Loss(Module):
@@ -20,7 +20,7 @@ def _buffer(value):
     """Loss weights are buffers (saved in state_dict, as in PyTorch)."""
     if value is None or isinstance(value, Tensor):
         return value
-    return Tensor._make(np.asarray(value, dtype=np.float32), False, None)
+    return from_numpy(np.asarray(value, dtype=np.float32))
 
 
 class _WeightedLoss(_Loss):

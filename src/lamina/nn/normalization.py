@@ -7,7 +7,7 @@ import numpy as np
 from lamina.nn import functional as F
 from lamina.nn.module import LayerInputError, Module
 from lamina.nn.parameter import Parameter
-from lamina.tensor import Tensor
+from lamina.tensor import Tensor, from_numpy
 
 
 class _BatchNorm(Module):
@@ -32,9 +32,9 @@ class _BatchNorm(Module):
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
         if track_running_stats:
-            self.register_buffer("running_mean", Tensor._make(np.zeros(num_features, dtype=dtype), False, None))
-            self.register_buffer("running_var", Tensor._make(np.ones(num_features, dtype=dtype), False, None))
-            self.register_buffer("num_batches_tracked", Tensor._make(np.array(0, dtype=np.int64), False, None))
+            self.register_buffer("running_mean", from_numpy(np.zeros(num_features, dtype=dtype)))
+            self.register_buffer("running_var", from_numpy(np.ones(num_features, dtype=dtype)))
+            self.register_buffer("num_batches_tracked", from_numpy(np.array(0, dtype=np.int64)))
         else:
             self.register_buffer("running_mean", None)
             self.register_buffer("running_var", None)

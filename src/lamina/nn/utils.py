@@ -7,7 +7,7 @@ import numpy as np
 from lamina.autograd.grad_mode import no_grad
 from lamina.ops.loss import Penalty
 from lamina.ops.shape import cat
-from lamina.tensor import Tensor
+from lamina.tensor import Tensor, from_numpy
 
 
 def _tensors(parameters) -> list:
@@ -28,7 +28,7 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_i
     grads = [p.grad.array for p in _tensors(parameters) if p.grad is not None]
     norm_type = float(norm_type)
     if not grads:
-        return Tensor._make(np.zeros((), dtype=np.float32), False, None)
+        return from_numpy(np.zeros((), dtype=np.float32))
     if norm_type == float("inf"):
         norms = [np.abs(g).max(initial=0) for g in grads]
         total = np.max(np.asarray(norms))
@@ -44,7 +44,7 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_i
     if coef < 1.0 or not np.isfinite(total):
         for g in grads:
             g *= np.asarray(coef, dtype=g.dtype)
-    return Tensor._make(total, False, None)
+    return from_numpy(total)
 
 
 def clip_grad_value_(parameters, clip_value: float, foreach=None) -> None:
@@ -86,5 +86,5 @@ def penalty(parameters, l1: float = 0.0, l2: float = 0.0) -> Tensor:
     """
     params = _tensors(parameters)
     if not params or (not l1 and not l2):
-        return Tensor._make(np.zeros((), dtype=params[0].dtype if params else np.float32), False, None)
+        return from_numpy(np.zeros((), dtype=params[0].dtype if params else np.float32))
     return Penalty.apply(*params, l1=float(l1), l2=float(l2))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from lamina.autograd.function import Function
-from lamina.tensor import Tensor
+from lamina.tensor import Tensor, from_numpy
 
 
 class Add(Function):
@@ -105,7 +105,7 @@ def pow(a, b):
     if isinstance(b, (int, float)) and isinstance(a, Tensor):
         return PowScalar.apply(a, b)
     if not isinstance(a, Tensor):
-        a = Tensor._make(np.asarray(a, dtype=b.dtype), False, None)
+        a = from_numpy(np.asarray(a, dtype=b.dtype))
     return Pow.apply(a, b)
 
 

@@ -7,7 +7,7 @@ from collections import namedtuple
 import numpy as np
 
 from lamina.autograd.function import Function
-from lamina.tensor import Tensor
+from lamina.tensor import Tensor, from_numpy
 
 
 def _axes(dim, ndim):
@@ -139,7 +139,7 @@ def extreme(x: Tensor, dim=None, keepdim=False, largest=True):
     idx = (np.argmax if largest else np.argmin)(x.array, axis=d, keepdims=True)
     values = TakeAlong.apply(x, idx, d, keepdim)
     indices = idx if keepdim else np.squeeze(idx, axis=d)
-    return MinMax(values, Tensor._make(indices.astype(np.int64), False, None))
+    return MinMax(values, from_numpy(indices.astype(np.int64)))
 
 
 def arg_extreme(x: Tensor, dim, keepdim, fn) -> Tensor:
@@ -149,7 +149,7 @@ def arg_extreme(x: Tensor, dim, keepdim, fn) -> Tensor:
             out = out.reshape((1,) * x.ndim)
     else:
         out = fn(x.array, axis=dim, keepdims=keepdim)
-    return Tensor._make(np.asarray(out, dtype=np.int64), False, None)
+    return from_numpy(np.asarray(out, dtype=np.int64))
 
 
 class LogSumExp(Function):
