@@ -387,3 +387,29 @@ def test_integer_features_are_converted_to_float32_like_float64_ones():
                          epochs=3, progress=False)
     assert len(history) == 3
     assert lamina.predict(model, X).dtype == lamina.float32
+
+
+def test_a_loss_declares_the_targets_it_wants():
+    """fit converts (X, y) targets by the loss's target_kind, not by its class name."""
+    seen = []
+
+    class Recording:
+        def __init__(self, inner, kind):
+            self.inner, self.target_kind = inner, kind
+
+        def __call__(self, out, y):
+            seen.append(y.dtype)
+            return self.inner(out, y)
+
+    X, y = blobs(n=16)
+    model = mlp()
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    lamina.fit(model, (X, y.astype(np.float64)), loss=Recording(nn.CrossEntropyLoss(), "class"), optimizer=opt,
+               epochs=1, progress=False)
+    lamina.fit(model, (X, y), loss=Recording(nn.CrossEntropyLoss(), None), optimizer=opt, epochs=1, progress=False)
+    onehot = np.eye(3, dtype=np.int64)[y]
+    lamina.fit(model, (X, onehot), loss=Recording(nn.MSELoss(), "real"), optimizer=opt, epochs=1, progress=False)
+    assert seen == [np.int64, np.int64, np.float32]
+    assert (nn.NLLLoss.target_kind, nn.HuberLoss.target_kind, nn.L1Loss.target_kind) == ("class", "real", "real")
+    assert nn.BCELoss.target_kind == nn.BCEWithLogitsLoss.target_kind == nn.MSELoss.target_kind == "real"
+

@@ -16,8 +16,12 @@ from lamina.optim.optimizer import Optimizer
 
 
 class LRScheduler:
-    """Base class: subclasses define ``get_lr()``, the lrs for epoch ``self.last_epoch``."""
+    """Base class: subclasses define ``get_lr()``, the lrs for epoch ``self.last_epoch``.
 
+    ``interval`` says how often the schedule is meant to step: 'epoch' (after every epoch) or 'batch' (after
+    every optimizer step, as OneCycleLR and CyclicLR); ``fit`` follows it."""
+
+    interval = "epoch"
     _is_initial = False
 
     def __init__(self, optimizer, last_epoch: int = -1):
@@ -174,6 +178,8 @@ class LinearLR(LRScheduler):
 class OneCycleLR(LRScheduler):
     """The 1cycle policy: lr warms from max_lr/div_factor up to max_lr over ``pct_start`` of the steps, then anneals
     to max_lr/(div_factor·final_div_factor); momentum (or Adam's β₁) cycles the opposite way. Step it per batch."""
+
+    interval = "batch"
 
     def __init__(self, optimizer, max_lr, total_steps=None, epochs=None, steps_per_epoch=None, pct_start=0.3,
                  anneal_strategy="cos", cycle_momentum=True, base_momentum=0.85, max_momentum=0.95,
