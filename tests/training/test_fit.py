@@ -413,3 +413,18 @@ def test_a_loss_declares_the_targets_it_wants():
     assert (nn.NLLLoss.target_kind, nn.HuberLoss.target_kind, nn.L1Loss.target_kind) == ("class", "real", "real")
     assert nn.BCELoss.target_kind == nn.BCEWithLogitsLoss.target_kind == nn.MSELoss.target_kind == "real"
 
+
+
+def test_cyclic_lr_steps_every_batch_and_bad_interval_is_refused():
+    X, y = blobs(n=40)
+    model = mlp()
+    opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    sched = optim.lr_scheduler.CyclicLR(opt, base_lr=0.01, max_lr=0.1, step_size_up=3)
+    history = lamina.fit(model, (X, y), loss=nn.CrossEntropyLoss(), optimizer=opt, epochs=2, batch_size=8,
+                         scheduler=sched, progress=False)
+    assert sched.last_epoch == 10
+    assert history["lr"] == pytest.approx([0.01, 0.01 + 0.09 * 1 / 3])  # epoch 2 starts 5 steps in: 6 - 5 = 1
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="scheduler_interval must be 'epoch' or 'batch', got 'step'"):
+        lamina.fit(model, (X, y), loss=nn.CrossEntropyLoss(), optimizer=opt, epochs=1, progress=False,
+                   scheduler=optim.lr_scheduler.StepLR(opt, step_size=1), scheduler_interval="step")
