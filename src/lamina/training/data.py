@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from lamina import metrics as M
 from lamina.data import DataLoader, TensorDataset, as_labels
 from lamina.data.dataset import as_features
 from lamina.tensor import Tensor, no_grad
@@ -58,8 +59,6 @@ def metric_fns(metrics) -> dict:
     """{name: fn(outputs, targets) -> float} from metric names or callables."""
     if isinstance(metrics, str) or callable(metrics):
         metrics = (metrics,)
-    from lamina import metrics as M  # lamina.metrics loads on first use, as from `import lamina`
-
     fns = {}
     for m in metrics:
         if isinstance(m, str):
