@@ -47,6 +47,13 @@ SCHEDULES = {
     "CosineAnnealingLR ": (dict(T_max=7), 30),
     "LinearLR": (dict(), 10),
     "LinearLR ": (dict(start_factor=0.5, end_factor=0.1, total_iters=4), 10),
+    "PolynomialLR": (dict(), 10),
+    "PolynomialLR ": (dict(total_iters=8, power=0.9), 15),
+    "LambdaLR": (dict(lr_lambda=lambda epoch: 0.95**epoch), 12),
+    "LambdaLR ": (dict(lr_lambda=[lambda epoch: 1 / (epoch + 1), lambda epoch: min(1.0, (epoch + 1) / 4)]), 12),
+    "MultiplicativeLR": (dict(lr_lambda=lambda epoch: 0.9 if epoch % 3 else 0.5), 12),
+    "CosineAnnealingWarmRestarts": (dict(T_0=5), 23),
+    "CosineAnnealingWarmRestarts ": (dict(T_0=3, T_mult=2, eta_min=0.001), 40),
 }
 
 
@@ -58,6 +65,7 @@ def test_schedule_matches_torch_exactly(name):
     theirs = getattr(torch.optim.lr_scheduler, name.strip())(topt, **kw)
     seq_ours, seq_theirs = lr_sequences(ours, theirs, steps)
     assert seq_ours == seq_theirs
+    assert len({tuple(lrs) for lrs in seq_ours}) > 2, "the lr hardly changed: the comparison would prove little"
     assert [g["initial_lr"] for g in opt.param_groups] == list(LRS)
     assert ours.base_lrs == list(LRS) and ours.last_epoch == steps
 
@@ -273,7 +281,11 @@ def test_two_schedulers_on_one_optimizer_compose_as_torch():
 
 
 @pytest.mark.parametrize("name, kw", [("StepLR", dict(step_size=3)), ("CosineAnnealingLR", dict(T_max=6)),
-                                      ("ExponentialLR", dict(gamma=0.8)), ("LinearLR", dict(total_iters=8))])
+                                      ("ExponentialLR", dict(gamma=0.8)), ("LinearLR", dict(total_iters=8)),
+                                      ("PolynomialLR", dict(total_iters=9, power=2.0)),
+                                      ("LambdaLR", dict(lr_lambda=lambda e: 1 / (e + 1))),
+                                      ("MultiplicativeLR", dict(lr_lambda=lambda e: 0.9)),
+                                      ("CosineAnnealingWarmRestarts", dict(T_0=4, T_mult=2))])
 def test_resuming_with_last_epoch_matches_torch(name, kw):
     opt, topt = optimizers()
     for groups in (opt.param_groups, topt.param_groups):
@@ -290,3 +302,184 @@ def test_resuming_without_initial_lr_is_refused():
     opt, _ = optimizers()
     with pytest.raises(KeyError, match=r"'initial_lr' is not specified in param_groups\[0\]"):
         lr_scheduler.StepLR(opt, step_size=2, last_epoch=3)
+
+
+CYCLIC = {
+    "triangular": ("sgd", dict(momentum=0.9), dict(base_lr=0.01, max_lr=0.1, step_size_up=4)),
+    "triangular2_asymmetric": ("sgd", dict(momentum=0.9), dict(base_lr=[0.01, 0.002], max_lr=[0.1, 0.05],
+                                                                 step_size_up=3, step_size_down=5,
+                                                                 mode="triangular2")),
+    "exp_range_adam": ("adam", dict(), dict(base_lr=0.001, max_lr=0.01, step_size_up=5, mode="exp_range",
+                                            gamma=0.97, base_momentum=0.85, max_momentum=0.95)),
+    "scale_fn_cycle": ("sgd", dict(momentum=0.9), dict(base_lr=0.01, max_lr=0.1, step_size_up=2,
+                                                       scale_fn=lambda x: 1 / x)),
+    "scale_fn_iterations": ("sgd", dict(momentum=0.9), dict(base_lr=0.01, max_lr=0.1, step_size_up=3,
+                                                            scale_fn=lambda x: 0.99**x, scale_mode="iterations")),
+    "no_momentum_cycle": ("sgd", dict(), dict(base_lr=0.02, max_lr=0.2, step_size_up=4, cycle_momentum=False)),
+}
+
+
+@pytest.mark.parametrize("name", CYCLIC)
+def test_cyclic_lr_matches_torch_exactly(name):
+    kind, opt_kw, kw = CYCLIC[name]
+    opt, topt = optimizers(kind, **opt_kw)
+    ours = lr_scheduler.CyclicLR(opt, **kw)
+    theirs = torch.optim.lr_scheduler.CyclicLR(topt, **kw)
+    key = "betas" if kind == "adam" else "momentum"
+    seq_ours, seq_theirs = [ours.get_last_lr()], [theirs.get_last_lr()]
+    momenta_ours, momenta_theirs = [[g[key] for g in opt.param_groups]], [[g[key] for g in topt.param_groups]]
+    for _ in range(30):
+        for o, sched, seq, mom in ((opt, ours, seq_ours, momenta_ours), (topt, theirs, seq_theirs, momenta_theirs)):
+            o.step()
+            sched.step()
+            seq.append(sched.get_last_lr())
+            mom.append([g[key] for g in o.param_groups])
+    assert seq_ours == seq_theirs
+    assert momenta_ours == [[tuple(m) if key == "betas" else m for m in row] for row in momenta_theirs]
+    assert max(s[0] for s in seq_ours) > 2 * min(s[0] for s in seq_ours)
+    assert ours.interval == "batch"
+
+
+def test_cyclic_lr_bad_arguments():
+    opt, _ = optimizers()
+    with pytest.raises(ValueError, match="mode must be"):
+        lr_scheduler.CyclicLR(opt, base_lr=0.01, max_lr=0.1, mode="sine", cycle_momentum=False)
+    with pytest.raises(ValueError, match="base_lr has 3 values but the optimizer has 2"):
+        lr_scheduler.CyclicLR(opt, base_lr=[0.1, 0.2, 0.3], max_lr=0.1, cycle_momentum=False)
+    adagrad = Adagrad([Parameter(np.zeros(2, np.float32))])
+    with pytest.raises(ValueError, match="Adagrad has neither"):
+        lr_scheduler.CyclicLR(adagrad, base_lr=0.01, max_lr=0.1)
+
+
+@pytest.mark.parametrize("T_0, T_mult", [(4, 1), (3, 2), (2, 3)])
+def test_warm_restarts_with_fractional_epochs_match_torch(T_0, T_mult):
+    """torch's documented use: step(epoch + i / iters) after every batch, step() never called."""
+    opt, topt = optimizers()
+    ours = lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=T_0, T_mult=T_mult, eta_min=0.001)
+    theirs = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(topt, T_0=T_0, T_mult=T_mult, eta_min=0.001)
+    iters = 5
+    for epoch in range(20):
+        for i in range(iters):
+            opt.step()
+            topt.step()
+            ours.step(epoch + i / iters)
+            theirs.step(epoch + i / iters)
+            assert ours.get_last_lr() == theirs.get_last_lr()
+            assert (ours.T_cur, ours.T_i, ours.last_epoch) == (theirs.T_cur, theirs.T_i, theirs.last_epoch)
+    with pytest.raises(ValueError, match="non-negative epoch"):
+        ours.step(-1)
+    with pytest.raises(ValueError, match="positive integer T_0"):
+        lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=0)
+    with pytest.raises(ValueError, match="T_mult >= 1"):
+        lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=2, T_mult=1.5)
+
+
+# composites, built by the same function from either module (L is lamina's lr_scheduler or torch's)
+COMPOSITES = {
+    "warmup_then_exponential": lambda L, o: L.SequentialLR(
+        o, [L.LinearLR(o, start_factor=0.1, total_iters=3), L.ExponentialLR(o, gamma=0.9)], milestones=[3]),
+    "three_phases": lambda L, o: L.SequentialLR(
+        o, [L.LambdaLR(o, lambda e: (e + 1) / 3), L.StepLR(o, step_size=2, gamma=0.5),
+            L.CosineAnnealingLR(o, T_max=6, eta_min=0.001)], milestones=[2, 7]),
+    "restart_into_polynomial_and_multistep": lambda L, o: L.SequentialLR(
+        o, [L.PolynomialLR(o, total_iters=4, power=2.0), L.MultiStepLR(o, milestones=[1, 3], gamma=0.3),
+            L.MultiplicativeLR(o, lambda e: 0.8)], milestones=[5, 9]),
+    "sequential_warm_restarts": lambda L, o: L.SequentialLR(
+        o, [L.ExponentialLR(o, gamma=0.7), L.CosineAnnealingWarmRestarts(o, T_0=3)], milestones=[4]),
+    "chained": lambda L, o: L.ChainedScheduler([L.ExponentialLR(o, gamma=0.9),
+                                                L.MultiStepLR(o, milestones=[3, 6], gamma=0.1)]),
+    "chained_with_optimizer": lambda L, o: L.ChainedScheduler(
+        [L.LinearLR(o, start_factor=0.2, total_iters=4), L.ExponentialLR(o, gamma=0.95)], optimizer=o),
+    "sequence_into_cyclic": lambda L, o: L.SequentialLR(
+        o, [L.ExponentialLR(o, gamma=0.8), L.CyclicLR(o, base_lr=0.01, max_lr=0.1, step_size_up=2,
+                                                     cycle_momentum=False)], milestones=[3]),
+}
+
+
+@pytest.mark.parametrize("name", COMPOSITES)
+def test_composite_schedulers_match_torch_exactly(name):
+    opt, topt = optimizers()
+    ours = COMPOSITES[name](lr_scheduler, opt)
+    theirs = COMPOSITES[name](torch.optim.lr_scheduler, topt)
+    assert [g["lr"] for g in opt.param_groups] == [g["lr"] for g in topt.param_groups]
+    seq_ours, seq_theirs = lr_sequences(ours, theirs, 20)
+    assert seq_ours == seq_theirs
+    assert len({tuple(lrs) for lrs in seq_ours}) > 5
+    assert ours.interval == ("batch" if "cyclic" in name else "epoch")
+
+
+def test_composite_schedulers_check_their_parts():
+    opt, _ = optimizers()
+    other, _ = optimizers()
+    with pytest.raises(ValueError, match="one milestone fewer than schedulers"):
+        lr_scheduler.SequentialLR(opt, [lr_scheduler.StepLR(opt, 2), lr_scheduler.StepLR(opt, 3)], milestones=[])
+    with pytest.raises(ValueError, match="ReduceLROnPlateau"):
+        lr_scheduler.ChainedScheduler([lr_scheduler.ReduceLROnPlateau(opt)])
+    with pytest.raises(ValueError, match="index 1 \\(StepLR\\) belongs to another optimizer"):
+        lr_scheduler.ChainedScheduler([lr_scheduler.StepLR(opt, 2), lr_scheduler.StepLR(other, 2)])
+    with pytest.raises(ValueError, match="at least one scheduler"):
+        lr_scheduler.SequentialLR(opt, [], milestones=[])
+    with pytest.raises(ValueError, match="expected 2 lr_lambdas"):
+        lr_scheduler.LambdaLR(opt, [lambda e: 1.0])
+    with pytest.raises(TypeError, match="lr_lambda must be a function"):
+        lr_scheduler.MultiplicativeLR(opt, 0.9)
+    one_cycle = lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=10, cycle_momentum=False)
+    assert lr_scheduler.ChainedScheduler([lr_scheduler.ExponentialLR(opt, 0.9), one_cycle]).interval == "batch"
+
+
+class Warmup:
+    """A callable object with state: torch's LambdaLR saves its __dict__ (a plain function saves nothing)."""
+
+    def __init__(self, steps):
+        self.steps = steps
+
+    def __call__(self, epoch):
+        return min(1.0, (epoch + 1) / self.steps)
+
+
+STATEFUL = {
+    "LambdaLR": lambda o: lr_scheduler.LambdaLR(o, [Warmup(4), lambda e: 0.9**e]),
+    "MultiplicativeLR": lambda o: lr_scheduler.MultiplicativeLR(o, Warmup(20)),
+    "PolynomialLR": lambda o: lr_scheduler.PolynomialLR(o, total_iters=12, power=1.5),
+    "CyclicLR": lambda o: lr_scheduler.CyclicLR(o, base_lr=0.01, max_lr=0.1, step_size_up=3, mode="triangular2"),
+    "CyclicLR_scale_fn": lambda o: lr_scheduler.CyclicLR(o, base_lr=0.01, max_lr=0.1, step_size_up=3,
+                                                         scale_fn=Warmup(3)),
+    "CosineAnnealingWarmRestarts": lambda o: lr_scheduler.CosineAnnealingWarmRestarts(o, T_0=3, T_mult=2),
+    "SequentialLR": lambda o: lr_scheduler.SequentialLR(
+        o, [lr_scheduler.LinearLR(o, start_factor=0.2, total_iters=4), lr_scheduler.CosineAnnealingLR(o, T_max=8)],
+        milestones=[4]),
+    "ChainedScheduler": lambda o: lr_scheduler.ChainedScheduler(
+        [lr_scheduler.LambdaLR(o, Warmup(20)), lr_scheduler.StepLR(o, step_size=3, gamma=0.5)]),
+}
+
+
+@pytest.mark.parametrize("name", STATEFUL)
+def test_new_scheduler_state_dict_round_trip_through_json(name):
+    """Save after 6 steps, restore into fresh objects through JSON: the next 10 lrs and momenta are identical."""
+
+    def make():
+        opt, _ = optimizers("sgd", momentum=0.9)
+        return opt, STATEFUL[name](opt)
+
+    def advance(opt, sched, steps):
+        out = []
+        for _ in range(steps):
+            opt.step()
+            sched.step()
+            out.append((sched.get_last_lr(), [g["momentum"] for g in opt.param_groups]))
+        return out
+
+    opt, sched = make()
+    advance(opt, sched, 6)
+    saved_opt = json.loads(json.dumps(opt.state_dict()))
+    saved = json.loads(json.dumps(sched.state_dict()))
+    expected = advance(opt, sched, 10)
+    assert len({tuple(lrs) for lrs, _ in expected}) > 2
+
+    opt2, sched2 = make()
+    for fn in getattr(sched2, "lr_lambdas", []):  # the saved state, not the constructor's, must win
+        if isinstance(fn, Warmup):
+            fn.steps = 99
+    opt2.load_state_dict(saved_opt)
+    sched2.load_state_dict(saved)
+    assert advance(opt2, sched2, 10) == expected

@@ -244,3 +244,64 @@ def test_gradient_monitor_shows_vanishing_gradients():
     norms = history.gradient_norms
     first, last = norms["0.weight"][0], norms[f"{len(model) - 1}.weight"][0]
     assert first < last / 100
+
+
+@pytest.mark.parametrize("monitor, mode", [("loss", "min"), ("val_loss", "min"), ("val_recon_loss", "min"),
+                                           ("val_accuracy", "max"), ("r2", "max"), ("val_mse", "min"),
+                                           ("mae", "min"), ("val_top3_accuracy", "max"), ("f1", "max")])
+def test_auto_mode_reads_the_metrics_declared_direction(monitor, mode):
+    assert EarlyStopping(monitor=monitor).tracker.mode == mode
+    assert ModelCheckpoint("m.safetensors", monitor=monitor).tracker.mode == mode
+
+
+def test_auto_mode_refuses_to_guess():
+    for monitor in ("val_acc", "lr", "epoch_time", "my_score"):
+        with pytest.raises(ValueError, match=f"cannot tell whether '{monitor}' improves.*mode='min' or mode='max'"):
+            EarlyStopping(monitor=monitor)
+    with pytest.raises(ValueError, match="'val_auc'"):
+        ModelCheckpoint("m.safetensors", monitor="val_auc")
+    assert EarlyStopping(monitor="my_score", mode="max").tracker.mode == "max"
+
+
+def test_learning_rate_scheduler_follows_the_schedulers_interval():
+    model = nn.Linear(3, 2)
+    opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    one_cycle = optim.lr_scheduler.OneCycleLR(opt, max_lr=0.5, total_steps=12)
+    train(model, [LearningRateScheduler(one_cycle)], epochs=3, val=False)  # 4 batches per epoch
+    assert one_cycle.last_epoch == 12
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    step = optim.lr_scheduler.StepLR(opt, step_size=1)
+    X, y = data()
+    lamina.fit(model, (X, y), loss=nn.CrossEntropyLoss(), optimizer=opt, epochs=3, batch_size=10, progress=False,
+               callbacks=[LearningRateScheduler(step, interval="batch")])
+    assert step.last_epoch == 12
+    with pytest.raises(ValueError, match="interval"):
+        LearningRateScheduler(lambda epoch: 0.1, interval="batch")
+    with pytest.raises(ValueError, match="interval"):
+        LearningRateScheduler(step, interval="step")
+
+
+def test_a_full_model_checkpoint_resumes_bit_for_bit(tmp_path):
+    """ModelCheckpoint(weights_only=False) writes the checkpoint fit(checkpoint=...) writes: fit can resume it."""
+    X, y = data()
+
+    def go(epochs, seed, callbacks=(), **kw):
+        lamina.manual_seed(seed)
+        model = nn.Sequential(nn.Linear(3, 8), nn.ReLU(), nn.Dropout(0.3), nn.Linear(8, 2))
+        opt = optim.Adam(model.parameters(), lr=0.01)
+        history = lamina.fit(model, (X, y), loss=nn.CrossEntropyLoss(), optimizer=opt, epochs=epochs, batch_size=10,
+                             scheduler=optim.lr_scheduler.ExponentialLR(opt, gamma=0.8),
+                             callbacks=[EarlyStopping(monitor="loss", patience=9), *callbacks], progress=False, **kw)
+        return model, history
+
+    full, full_history = go(4, 0)
+    mc = ModelCheckpoint(tmp_path / "every.ckpt", monitor="loss", save_best_only=False, weights_only=False)
+    go(2, 0, [mc])
+    saved = lamina.load_checkpoint(tmp_path / "every.ckpt", model=nn.Sequential(nn.Linear(3, 8), nn.ReLU(),
+                                                                              nn.Dropout(0.3), nn.Linear(8, 2)))
+    assert saved["epoch"] == 2 and len(saved["extra"]["callbacks"]) == 2  # EarlyStopping's and its own
+    resumed, history = go(4, 7, [ModelCheckpoint(tmp_path / "x.ckpt", monitor="loss", save_best_only=False)],
+                          resume=tmp_path / "every.ckpt")
+    assert history["loss"] == full_history["loss"] and history["lr"] == full_history["lr"]
+    for (k, a), b in zip(full.state_dict().items(), resumed.state_dict().values()):
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=k)

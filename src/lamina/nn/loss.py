@@ -10,6 +10,9 @@ from lamina.tensor import Tensor, from_numpy
 
 
 class _Loss(Module):
+    # the targets the loss wants, for fit's (X, y) conversion: 'class' (indices), 'real' (floats) or None (as given)
+    target_kind = None
+
     def __init__(self, reduction: str = "mean"):
         super().__init__()
         F._check_reduction(type(self).__name__, reduction)
@@ -32,6 +35,8 @@ class _WeightedLoss(_Loss):
 class MSELoss(_Loss):
     """Mean squared error: mean((input − target)²). Input and target must have the same shape."""
 
+    target_kind = "real"
+
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return F.mse_loss(input, target, reduction=self.reduction)
 
@@ -39,12 +44,16 @@ class MSELoss(_Loss):
 class L1Loss(_Loss):
     """Mean absolute error: mean(|input − target|)."""
 
+    target_kind = "real"
+
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return F.l1_loss(input, target, reduction=self.reduction)
 
 
 class HuberLoss(_Loss):
     """Squared error for |error| ≤ delta, linear beyond (robust to outliers)."""
+
+    target_kind = "real"
 
     def __init__(self, reduction: str = "mean", delta: float = 1.0):
         super().__init__(reduction)
@@ -57,6 +66,8 @@ class HuberLoss(_Loss):
 class BCELoss(_WeightedLoss):
     """Binary cross-entropy on probabilities (after a sigmoid): −(y·log p + (1 − y)·log(1 − p))."""
 
+    target_kind = "real"
+
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
         return F.binary_cross_entropy(input, target, weight=self.weight, reduction=self.reduction)
 
@@ -64,6 +75,8 @@ class BCELoss(_WeightedLoss):
 class BCEWithLogitsLoss(_Loss):
     """Sigmoid and binary cross-entropy in one numerically stable step, on raw scores.
     pos_weight (one per class, along the last dim) multiplies the loss of positive targets."""
+
+    target_kind = "real"
 
     def __init__(self, weight=None, reduction: str = "mean", pos_weight=None):
         super().__init__(reduction)
@@ -79,6 +92,8 @@ class CrossEntropyLoss(_WeightedLoss):
     """Softmax and negative log-likelihood in one stable step, on logits (N, C) (also (C,), (N, C, d1, ...)).
     Targets are class indices (int64) or class probabilities (float, same shape as the input)."""
 
+    target_kind = "class"
+
     def __init__(self, weight=None, ignore_index: int = -100, reduction: str = "mean", label_smoothing: float = 0.0):
         super().__init__(weight, reduction)
         self.ignore_index, self.label_smoothing = ignore_index, label_smoothing
@@ -90,6 +105,8 @@ class CrossEntropyLoss(_WeightedLoss):
 
 class NLLLoss(_WeightedLoss):
     """Negative log-likelihood of class targets, on log-probabilities (after LogSoftmax)."""
+
+    target_kind = "class"
 
     def __init__(self, weight=None, ignore_index: int = -100, reduction: str = "mean"):
         super().__init__(weight, reduction)

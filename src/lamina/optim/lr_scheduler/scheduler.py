@@ -1,23 +1,23 @@
-"""Learning-rate schedulers with torch.optim.lr_scheduler's names, semantics and floating-point recurrences.
-
-A scheduler rewrites ``group['lr']`` of its optimizer's parameter groups each time ``step()`` is called
-(after ``optimizer.step()``). Like PyTorch, it steps once at construction (``last_epoch`` 0) and most
-schedules update the current lr recursively, so values match torch's to the last bit.
-"""
+"""The scheduler base class, the schedules that decay the lr epoch by epoch, and ReduceLROnPlateau."""
 
 from __future__ import annotations
 
 import copy
 import math
-import numbers
+import types
+from bisect import bisect_right
 from collections import Counter
 
 from lamina.optim.optimizer import Optimizer
 
 
 class LRScheduler:
-    """Base class: subclasses define ``get_lr()``, the lrs for epoch ``self.last_epoch``."""
+    """Base class: subclasses define ``get_lr()``, the lrs for epoch ``self.last_epoch``.
 
+    ``interval`` says how often the schedule is meant to step: 'epoch' (after every epoch) or 'batch' (after
+    every optimizer step, as OneCycleLR and CyclicLR); ``fit`` follows it."""
+
+    interval = "epoch"
     _is_initial = False
 
     def __init__(self, optimizer, last_epoch: int = -1):
@@ -55,8 +55,19 @@ class LRScheduler:
     def step(self) -> None:
         """Advance one epoch (or batch) and write the new learning rates into the optimizer."""
         self._step_count += 1
-        self.last_epoch += 1
-        for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
+        self._update_lr()
+
+    def _update_lr(self, epoch: int | None = None) -> None:
+        """The next lrs, or with ``epoch`` the lrs of that epoch: from the closed form where the schedule has one
+        (as torch; SequentialLR restarts a schedule this way with epoch 0)."""
+        if epoch is None:
+            self.last_epoch += 1
+            lrs = self.get_lr()
+        else:
+            self.last_epoch = epoch
+            closed_form = getattr(self, "_get_closed_form_lr", None)
+            lrs = self.get_lr() if closed_form is None else closed_form()
+        for group, lr in zip(self.optimizer.param_groups, lrs):
             group["lr"] = lr
         self._last_lr = self._group_lrs()
 
@@ -88,6 +99,9 @@ class StepLR(LRScheduler):
             return self._group_lrs()
         return [lr * self.gamma for lr in self._group_lrs()]
 
+    def _get_closed_form_lr(self):
+        return [base_lr * self.gamma ** (self.last_epoch // self.step_size) for base_lr in self.base_lrs]
+
 
 class MultiStepLR(LRScheduler):
     """lr ← lr·γ at each epoch in ``milestones`` (γⁿ for a milestone listed n times)."""
@@ -101,6 +115,10 @@ class MultiStepLR(LRScheduler):
         if self.last_epoch not in self.milestones:
             return self._group_lrs()
         return [lr * self.gamma ** self.milestones[self.last_epoch] for lr in self._group_lrs()]
+
+    def _get_closed_form_lr(self):
+        milestones = sorted(self.milestones.elements())
+        return [base_lr * self.gamma ** bisect_right(milestones, self.last_epoch) for base_lr in self.base_lrs]
 
     def state_dict(self) -> dict:
         state = super().state_dict()
@@ -124,27 +142,8 @@ class ExponentialLR(LRScheduler):
             return self._group_lrs()
         return [lr * self.gamma for lr in self._group_lrs()]
 
-
-class CosineAnnealingLR(LRScheduler):
-    """η_t = η_min + (η_base − η_min)·(1 + cos(π·t/T_max))/2, computed by torch's recurrence (no restarts:
-    past T_max the cosine keeps going, back up to η_base at 2·T_max)."""
-
-    def __init__(self, optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1):
-        self.T_max = T_max
-        self.eta_min = eta_min
-        super().__init__(optimizer, last_epoch)
-
-    def get_lr(self):
-        t, T, eta_min = self.last_epoch, self.T_max, self.eta_min
-        if self._is_initial:
-            return self._group_lrs()
-        if self._step_count == 1 and t > 0:
-            return [eta_min + (base - eta_min) * (1 + math.cos(t * math.pi / T)) / 2 for base in self.base_lrs]
-        if (t - 1 - T) % (2 * T) == 0:  # leaving the minimum: the ratio recurrence would divide by zero
-            return [lr + (base - eta_min) * (1 - math.cos(math.pi / T)) / 2
-                    for base, lr in zip(self.base_lrs, self._group_lrs())]
-        ratio = (1 + math.cos(math.pi * t / T)) / (1 + math.cos(math.pi * (t - 1) / T))
-        return [ratio * (lr - eta_min) + eta_min for lr in self._group_lrs()]
+    def _get_closed_form_lr(self):
+        return [base_lr * self.gamma ** self.last_epoch for base_lr in self.base_lrs]
 
 
 class LinearLR(LRScheduler):
@@ -170,99 +169,80 @@ class LinearLR(LRScheduler):
         factor = 1.0 + change / (self.total_iters * self.start_factor + (self.last_epoch - 1) * change)
         return [lr * factor for lr in self._group_lrs()]
 
+    def _get_closed_form_lr(self):
+        change = self.end_factor - self.start_factor
+        return [base_lr * (self.start_factor + change * min(self.total_iters, self.last_epoch) / self.total_iters)
+                for base_lr in self.base_lrs]
 
-class OneCycleLR(LRScheduler):
-    """The 1cycle policy: lr warms from max_lr/div_factor up to max_lr over ``pct_start`` of the steps, then anneals
-    to max_lr/(div_factor·final_div_factor); momentum (or Adam's β₁) cycles the opposite way. Step it per batch."""
 
-    def __init__(self, optimizer, max_lr, total_steps=None, epochs=None, steps_per_epoch=None, pct_start=0.3,
-                 anneal_strategy="cos", cycle_momentum=True, base_momentum=0.85, max_momentum=0.95,
-                 div_factor=25.0, final_div_factor=1e4, three_phase=False, last_epoch=-1):
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
-        self.optimizer = optimizer
-        if total_steps is not None:
-            if not isinstance(total_steps, numbers.Integral) or total_steps <= 0:
-                raise ValueError(f"OneCycleLR: expected a positive integer total_steps, got {total_steps!r}")
-            self.total_steps = int(total_steps)
-        elif epochs is not None and steps_per_epoch is not None:
-            for name, value in (("epochs", epochs), ("steps_per_epoch", steps_per_epoch)):
-                if not isinstance(value, numbers.Integral) or value <= 0:
-                    raise ValueError(f"OneCycleLR: expected a positive integer {name}, got {value!r}")
-            self.total_steps = int(epochs) * int(steps_per_epoch)
-        else:
-            raise ValueError("OneCycleLR: give either total_steps or both epochs and steps_per_epoch")
-        if not isinstance(pct_start, numbers.Real) or not 0 <= pct_start <= 1:
-            raise ValueError(f"OneCycleLR: pct_start={pct_start!r} must be a number in [0, 1]")
-        if anneal_strategy not in ("cos", "linear"):
-            raise ValueError(f"OneCycleLR: anneal_strategy must be 'cos' or 'linear', got {anneal_strategy!r}")
-        self._anneal_func_type = anneal_strategy
-        warmup_end = float(pct_start * self.total_steps) - 1
-        if three_phase:
-            phases = [(warmup_end, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
-                      (float(2 * pct_start * self.total_steps) - 2, "max_lr", "initial_lr", "base_momentum",
-                       "max_momentum"),
-                      (self.total_steps - 1, "initial_lr", "min_lr", "max_momentum", "max_momentum")]
-        else:
-            phases = [(warmup_end, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
-                      (self.total_steps - 1, "max_lr", "min_lr", "base_momentum", "max_momentum")]
-        keys = ("end_step", "start_lr", "end_lr", "start_momentum", "end_momentum")
-        self._schedule_phases = [dict(zip(keys, phase)) for phase in phases]
+class PolynomialLR(LRScheduler):
+    """Decay the base lr to 0 in ``total_iters`` steps as (1 − t/total_iters)^power, then keep it there."""
 
-        groups = optimizer.param_groups
-        if last_epoch == -1:
-            for group, lr in zip(groups, _per_group("max_lr", max_lr, groups)):
-                group["initial_lr"] = lr / div_factor
-                group["max_lr"] = lr
-                group["min_lr"] = group["initial_lr"] / final_div_factor
-        self.cycle_momentum = cycle_momentum
-        if cycle_momentum:
-            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
-                raise ValueError(
-                    f"OneCycleLR: cycle_momentum=True needs an optimizer with momentum or betas, and "
-                    f"{type(optimizer).__name__} has neither; pass cycle_momentum=False"
-                )
-            self.use_beta1 = "betas" in optimizer.defaults
-            if last_epoch == -1:
-                highs = _per_group("max_momentum", max_momentum, groups)
-                lows = _per_group("base_momentum", base_momentum, groups)
-                for group, high, low in zip(groups, highs, lows):
-                    self._set_momentum(group, high)
-                    group["max_momentum"] = high
-                    group["base_momentum"] = low
+    def __init__(self, optimizer, total_iters: int = 5, power: float = 1.0, last_epoch: int = -1):
+        self.total_iters = total_iters
+        self.power = power
         super().__init__(optimizer, last_epoch)
 
-    def _set_momentum(self, group, value):
-        if self.use_beta1:
-            group["betas"] = (value, *group["betas"][1:])
-        else:
-            group["momentum"] = value
+    def get_lr(self):
+        t, total = self.last_epoch, self.total_iters
+        if self._is_initial or t > total:
+            return self._group_lrs()
+        factor = ((1.0 - t / total) / (1.0 - (t - 1) / total)) ** self.power
+        return [lr * factor for lr in self._group_lrs()]
 
-    def _anneal(self, start, end, pct):
-        if self._anneal_func_type == "cos":
-            return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
-        return (end - start) * pct + start
+    def _get_closed_form_lr(self):
+        return [base_lr * (1.0 - min(self.total_iters, self.last_epoch) / self.total_iters) ** self.power
+                for base_lr in self.base_lrs]
+
+
+class _LambdaScheduler(LRScheduler):
+    """A schedule given as functions of the epoch, one per parameter group (or one for all). As torch's,
+    ``state_dict`` keeps the attributes of callable objects and nothing of plain functions."""
+
+    def __init__(self, optimizer, lr_lambda, last_epoch: int = -1):
+        groups = optimizer.param_groups
+        if isinstance(lr_lambda, (list, tuple)):
+            if len(lr_lambda) != len(groups):
+                raise ValueError(f"{type(self).__name__}: expected {len(groups)} lr_lambdas (one per parameter "
+                                 f"group), got {len(lr_lambda)}")
+            self.lr_lambdas = list(lr_lambda)
+        else:
+            self.lr_lambdas = [lr_lambda] * len(groups)
+        for fn in self.lr_lambdas:
+            if not callable(fn):
+                raise TypeError(f"{type(self).__name__}: lr_lambda must be a function of the epoch, got "
+                                f"{type(fn).__name__}")
+        super().__init__(optimizer, last_epoch)
+
+    def state_dict(self) -> dict:
+        state = {k: copy.deepcopy(v) for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
+        state["lr_lambdas"] = [None if isinstance(fn, types.FunctionType) else copy.deepcopy(fn.__dict__)
+                               for fn in self.lr_lambdas]
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        state = copy.deepcopy(state_dict)
+        fn_states = state.pop("lr_lambdas")
+        self.__dict__.update(state)
+        for fn, fn_state in zip(self.lr_lambdas, fn_states):
+            if fn_state is not None:
+                fn.__dict__.update(fn_state)
+
+
+class LambdaLR(_LambdaScheduler):
+    """lr = base_lr · lr_lambda(epoch)."""
 
     def get_lr(self):
-        step = self.last_epoch
-        if step > self.total_steps:
-            raise ValueError(
-                f"OneCycleLR: tried to step {step} times, but the schedule has total_steps={self.total_steps}"
-            )
-        lrs = []
-        for group in self.optimizer.param_groups:
-            start = 0.0
-            for i, phase in enumerate(self._schedule_phases):
-                end = phase["end_step"]
-                if step <= end or i == len(self._schedule_phases) - 1:
-                    pct = (step - start) / (end - start)
-                    lrs.append(self._anneal(group[phase["start_lr"]], group[phase["end_lr"]], pct))
-                    if self.cycle_momentum:
-                        momentum = self._anneal(group[phase["start_momentum"]], group[phase["end_momentum"]], pct)
-                        self._set_momentum(group, momentum)
-                    break
-                start = end
-        return lrs
+        return [base_lr * fn(self.last_epoch) for fn, base_lr in zip(self.lr_lambdas, self.base_lrs)]
+
+
+class MultiplicativeLR(_LambdaScheduler):
+    """lr ← lr · lr_lambda(epoch) at every step after the first."""
+
+    def get_lr(self):
+        if self._is_initial:
+            return self._group_lrs()
+        return [group["lr"] * fn(self.last_epoch) for fn, group in zip(self.lr_lambdas, self.optimizer.param_groups)]
 
 
 def _per_group(name, value, groups) -> list:

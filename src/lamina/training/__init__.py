@@ -1,0 +1,19 @@
+"""Training: ``fit``, ``evaluate`` and ``predict``, and the pieces ``fit`` is made of.
+
+- ``loop``: ``train_step`` (one batch: forward, loss, zero_grad, backward, step; the seam for custom loops and
+  data-parallel training), ``run_epoch`` and ``fit`` (the epochs, around a ``CallbackList``).
+- ``callbacks``: the hooks, the public callbacks, and fit's options (progress bar, NaN stop, gradient
+  clipping, learning-rate scheduling, checkpointing) as callbacks.
+- ``data``: (X, y) pairs and Datasets into DataLoaders with the targets the loss declares it wants; metrics;
+  ``evaluate`` and ``predict``.
+- ``state``: ``History``, ``TrainingState`` (what callbacks see) and ``TrainingError``.
+"""
+
+from lamina.training import callbacks
+from lamina.training.callbacks import Callback, CallbackList
+from lamina.training.data import evaluate, predict
+from lamina.training.loop import StepResult, fit, run_epoch, train_step
+from lamina.training.state import History, TrainingError, TrainingState
+
+__all__ = ["fit", "evaluate", "predict", "train_step", "run_epoch", "StepResult", "History", "TrainingError",
+           "TrainingState", "Callback", "CallbackList", "callbacks"]
