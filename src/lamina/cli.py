@@ -27,6 +27,12 @@ from pathlib import Path
 
 import numpy as np
 
+import lamina
+from lamina import datasets, metrics, nn, optim
+from lamina.serialization import load, save, write_atomic
+from lamina.training import History, fit, predict
+from lamina.training.callbacks import GradientMonitor
+
 DATASETS = ("xor", "spirals", "house", "digits", "breast_cancer", "iris", "wine", "diabetes", "mnist",
             "fashion_mnist")
 ACTIVATIONS = {"relu": "ReLU", "tanh": "Tanh", "sigmoid": "Sigmoid", "leaky_relu": "LeakyReLU", "gelu": "GELU"}
@@ -59,8 +65,6 @@ class CLIError(Exception):
 # ---------------------------------------------------------------------------------------------------------------
 def _load_data(data: dict, seed: int) -> dict:
     """The raw (unscaled) train/test split, task, class names and feature names described by a run's data spec."""
-    from lamina import datasets
-
     test_size = data.get("test_size", 0.2)
     try:
         if "csv" in data:
@@ -114,8 +118,6 @@ def _prepare(data: dict, config: dict):
 # ---------------------------------------------------------------------------------------------------------------
 def build_model(config: dict):
     """The MLP a run's config describes: [Linear, BatchNorm1d?, activation, Dropout?] per hidden layer, Linear."""
-    from lamina import nn
-
     layers, width = [], config["n_features"]
     for h in config["hidden"]:
         layers.append(nn.Linear(width, h))
@@ -130,8 +132,6 @@ def build_model(config: dict):
 
 
 def _optimizer(config: dict, params):
-    from lamina import optim
-
     name, lr, wd = config["optimizer"], config["lr"], config.get("weight_decay", 0.0)
     if name == "sgd":
         return optim.SGD(params, lr=lr, weight_decay=wd)
@@ -142,8 +142,6 @@ def _optimizer(config: dict, params):
 
 
 def _loss(config: dict):
-    from lamina import nn
-
     return nn.CrossEntropyLoss() if config["task"] == "classification" else nn.MSELoss()
 
 
@@ -156,9 +154,6 @@ def _outputs_to_predictions(out: np.ndarray, config: dict) -> np.ndarray:
 
 def _test_metrics(model, config, X_test, y_test_raw) -> dict:
     """Test metrics in the data's own units: accuracy (+ macro F1) or R², MSE and MAE."""
-    from lamina import metrics
-    from lamina.training import predict
-
     pred = _outputs_to_predictions(predict(model, X_test).array, config)
     if config["task"] == "classification":
         y = np.asarray(y_test_raw, dtype=np.int64).reshape(-1)
@@ -171,8 +166,6 @@ def _test_metrics(model, config, X_test, y_test_raw) -> dict:
 # run folders
 # ---------------------------------------------------------------------------------------------------------------
 def _write_json(path: Path, obj) -> None:
-    from lamina.serialization import write_atomic
-
     write_atomic(path, (json.dumps(obj, indent=2) + "\n").encode())
 
 
@@ -196,8 +189,6 @@ def _run_dir(run) -> Path:
 
 def load_run(run):
     """(config, model with its trained weights) from a run folder."""
-    from lamina.serialization import load
-
     path = _run_dir(run)
     config = _read_json(path / "config.json", "config")
     missing = [k for k in ("task", "n_features", "n_outputs", "hidden", "activation", "scaler") if k not in config]
@@ -279,11 +270,6 @@ _RUN_SETTINGS = ("data", "csv", "target", "task", "hidden", "activation", "dropo
 
 
 def cmd_train(args) -> int:
-    import lamina
-    from lamina.callbacks import GradientMonitor
-    from lamina.serialization import save
-    from lamina.training import fit
-
     if args.resume:
         fixed = [f"--{k.replace('_', '-')}" for k in _RUN_SETTINGS if getattr(args, k) not in (None, False)]
         if fixed:
@@ -348,7 +334,7 @@ def cmd_train(args) -> int:
 
 def _loss_plot(history, run: Path) -> None:
     try:
-        from lamina.plot import plot_history
+        from lamina.plot import plot_history  # matplotlib (optional) loads only for plots
 
         plot_history(history, run / "loss.png", title=str(run.name), val_label="test")
     except ImportError as err:
@@ -423,8 +409,6 @@ def _read_csv_features(path: Path, config: dict) -> np.ndarray:
 
 
 def cmd_predict(args) -> int:
-    from lamina.training import predict
-
     config, model = load_run(args.run)
     X = _read_input(Path(args.input), config)
     out = predict(model, _scale(X, config["scaler"])).array
@@ -450,8 +434,7 @@ def cmd_predict(args) -> int:
 
 
 def cmd_plot(args) -> int:
-    from lamina import metrics, plot
-    from lamina.training import History, predict
+    from lamina import plot  # matplotlib (optional) loads only for plots
 
     config, model = load_run(args.run)
     run = Path(args.run)

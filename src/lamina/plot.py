@@ -11,6 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
+import lamina
+from lamina import nn
+from lamina.training import predict
+
 __all__ = ["plot_history", "plot_decision_boundary", "plot_lr_comparison", "plot_activations",
            "plot_confusion_matrix", "plot_gradient_norms"]
 
@@ -62,8 +66,6 @@ def plot_history(history, path, title: str | None = None, val_label: str = "vali
 
 def plot_decision_boundary(model, X, y, path, resolution: int = 200, title: str | None = None) -> Path:
     """The regions a classifier assigns to each class over 2-D inputs, with the data points on top."""
-    from lamina.training import predict
-
     X = np.asarray(X.array if hasattr(X, "array") else X, dtype=np.float32)
     y = np.asarray(y.array if hasattr(y, "array") else y).reshape(-1)
     if X.ndim != 2 or X.shape[1] != 2:
@@ -112,9 +114,6 @@ def plot_lr_comparison(histories: dict, path, key: str = "loss", title: str | No
 def activation_curves(names=("relu", "leaky_relu", "tanh", "sigmoid", "gelu"), lo: float = -4.0, hi: float = 4.0,
                       n: int = 401) -> dict:
     """{name: (x, f(x), f'(x))} with the derivative from lamina's autograd (backward of sum f(x))."""
-    import lamina
-    from lamina import nn
-
     modules = {"relu": nn.ReLU(), "leaky_relu": nn.LeakyReLU(0.1), "tanh": nn.Tanh(), "sigmoid": nn.Sigmoid(),
                "gelu": nn.GELU()}
     curves = {}

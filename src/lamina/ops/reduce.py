@@ -7,6 +7,7 @@ from collections import namedtuple
 import numpy as np
 
 from lamina.autograd.function import Function
+from lamina.ops.arithmetic import Maximum, Minimum
 from lamina.tensor import Tensor, from_numpy
 
 
@@ -130,8 +131,6 @@ MinMax = namedtuple("MinMax", ["values", "indices"])
 def extreme(x: Tensor, dim=None, keepdim=False, largest=True):
     """max()/min(): a full reduction, or (values, indices) along dim as in PyTorch."""
     if isinstance(dim, Tensor):  # torch.max(a, b) is the element-wise maximum
-        from lamina.ops.arithmetic import Maximum, Minimum
-
         return (Maximum if largest else Minimum).apply(x, dim)
     if dim is None:
         return Amax.apply(x, None, False, largest)

@@ -35,6 +35,8 @@ from pathlib import Path
 import numpy as np
 
 from lamina.metrics import METRICS, get_metric
+from lamina.nn.utils import clip_grad_norm_
+from lamina.optim.lr_scheduler import ReduceLROnPlateau
 from lamina.tensor import from_numpy
 from lamina.training.state import History, TrainingError
 
@@ -369,9 +371,6 @@ class LearningRateScheduler(Callback):
             self._step(logs)
 
     def _step(self, logs):
-        # lamina.optim loads the numba kernels; whoever built the scheduler has loaded it already
-        from lamina.optim.lr_scheduler import ReduceLROnPlateau
-
         if isinstance(self.schedule, ReduceLROnPlateau):
             self.schedule.step(logs[self.monitor if self.monitor in logs else "loss"])
         else:
@@ -492,13 +491,10 @@ class _ClipGradNorm(Callback):
         self.max_norm = max_norm
 
     def on_train_begin(self, logs):
-        from lamina.nn.utils import clip_grad_norm_  # lamina.nn loads with the model; imported once per run
-
-        self.clip = clip_grad_norm_
         self.params = [p for p in self.state.model.parameters() if p.requires_grad]
 
     def on_before_optimizer_step(self, logs):
-        self.clip(self.params, self.max_norm)
+        clip_grad_norm_(self.params, self.max_norm)
 
 
 class _ProgressBar(Callback):
