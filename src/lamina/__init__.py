@@ -64,7 +64,7 @@ _LAZY_ATTRS = {
 
 
 def __getattr__(name):
-    import importlib
+    import importlib  # inside: this module-level __getattr__ runs only for lazy names
 
     if name in _LAZY_MODULES:
         return importlib.import_module(f"lamina.{name}")

@@ -96,7 +96,7 @@ def _scale(X, scaler: dict) -> np.ndarray:
 
 
 def _fit_scaler(X) -> dict:
-    from sklearn.preprocessing import StandardScaler
+    from sklearn.preprocessing import StandardScaler  # scikit-learn takes ~1 s to import: only when a run is prepared
 
     s = StandardScaler().fit(np.asarray(X, dtype=np.float64))
     return {"mean": s.mean_.tolist(), "scale": s.scale_.tolist()}

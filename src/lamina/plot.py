@@ -22,7 +22,7 @@ __all__ = ["plot_history", "plot_decision_boundary", "plot_lr_comparison", "plot
 def _figure(nrows=1, ncols=1, figsize=(6, 4), **kwargs):
     """A matplotlib Figure drawn by the Agg renderer, outside pyplot (no global state, no window)."""
     try:
-        from matplotlib.figure import Figure
+        from matplotlib.figure import Figure  # optional dependency (lamina[plot]), loaded on first plot
     except ImportError:
         raise ImportError("lamina.plot needs matplotlib: pip install lamina[plot]") from None
     fig = Figure(figsize=figsize)

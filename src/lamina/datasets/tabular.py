@@ -40,8 +40,8 @@ def make_split(name, x, y, task, feature_names, target_names, test_size=0.2, see
                test=None) -> DatasetSplit:
     """Split (x, y) with scikit-learn's train_test_split (stratified for classification), or use the given
     ``test`` pair, then standardise with a StandardScaler fitted on the training part only."""
-    from sklearn.model_selection import train_test_split
-    from sklearn.preprocessing import StandardScaler
+    from sklearn.model_selection import train_test_split  # scikit-learn takes ~1 s to import: on first use
+    from sklearn.preprocessing import StandardScaler  # as above
 
     if test is not None:
         (x_train, y_train), (x_test, y_test) = (x, y), test
@@ -74,7 +74,7 @@ SKLEARN_LOADERS = {"digits": "load_digits", "breast_cancer": "load_breast_cancer
 
 def load_sklearn(name: str, test_size=0.2, seed=0, scale=True) -> DatasetSplit:
     """One of scikit-learn's bundled datasets (shipped with it: nothing is downloaded)."""
-    import sklearn.datasets
+    import sklearn.datasets  # as above
 
     bunch = getattr(sklearn.datasets, SKLEARN_LOADERS[name])()
     if name == "diabetes":
