@@ -14,7 +14,7 @@ import numpy as np
 
 from lamina import random as _random
 from lamina.autograd.engine import add_leaf_hooks, owned, run_backward
-from lamina.autograd.grad_mode import mode
+from lamina.autograd.grad_mode import is_grad_enabled
 from lamina.autograd.hooks import RemovableHandle
 from lamina.dtypes import bool_, dtype_name, float16, float32, float64, int32, int64
 
@@ -216,13 +216,12 @@ class Tensor:
             )
         if inputs is not None:
             inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
-        grads = run_backward((self,), (self._root_grad(gradient),), retain_graph, inputs)
         owners = set()
-        for t, g in grads.items():
+        for t, g in run_backward((self,), (self._root_grad(gradient),), retain_graph, inputs).items():
             if t.grad is None:
-                t.grad = Tensor._make(owned(g, owners), False, None)
+                t.grad = Tensor._make(owned(g, t.array.dtype, owners), False, None)
             else:
-                t.grad.array += g
+                t.grad.array += g  # casts to .grad's dtype
 
     def _root_grad(self, gradient) -> np.ndarray:
         """The gradient that starts a backward sweep from this tensor: ones for a scalar, else ``gradient``."""
@@ -246,6 +245,8 @@ class Tensor:
             raise RuntimeError("can't retain_grad on a tensor that has requires_grad=False")
         if self.grad_fn is not None:
             self.grad_fn.retains = weakref.ref(self)
+            if self.grad_fn.hooks is None:
+                self.grad_fn.hooks = {}  # the engine looks at retains only for nodes with hooks
 
     @property
     def retains_grad(self) -> bool:
@@ -275,7 +276,7 @@ class Tensor:
     # initialisation need. On a tensor in the graph, arithmetic (h += x, h.mul_(2)) is recorded as PyTorch
     # records it: the tensor takes the result's value and grad_fn, and the graph keeps the old value.
     def _check_inplace(self):
-        if mode.enabled and self.requires_grad:
+        if is_grad_enabled() and self.requires_grad:
             if self.grad_fn is None:
                 raise RuntimeError(
                     "a leaf Variable that requires grad is being used in an in-place operation; wrap the update "
@@ -285,7 +286,7 @@ class Tensor:
                                "use its out-of-place form (e.g. x = x.clamp(...) instead of x.clamp_(...))")
 
     def _inplace(self, ufunc, other, op):
-        if mode.enabled and (self.requires_grad or (isinstance(other, Tensor) and other.requires_grad)):
+        if is_grad_enabled() and (self.requires_grad or (isinstance(other, Tensor) and other.requires_grad)):
             if self.requires_grad and self.grad_fn is None:
                 self._check_inplace()  # raises PyTorch's leaf error
             return self._become(op(Tensor._make(self.array, self.requires_grad, self.grad_fn), other))

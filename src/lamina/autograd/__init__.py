@@ -59,7 +59,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                                    "outputs; pass allow_unused=True if this is expected")
             result.append(Tensor._make(np.zeros_like(t.array), False, None) if materialize_grads else None)
         else:
-            result.append(Tensor._make(owned(g, owners), False, None))
+            result.append(Tensor._make(owned(g, t.array.dtype, owners), False, None))
     return tuple(result)
 
 

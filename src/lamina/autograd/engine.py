@@ -45,8 +45,8 @@ def run_backward(roots, root_grads, retain_graph: bool = False, inputs=None) -> 
 
     ``inputs=None``: returns {tensor: gradient} for every leaf that requires grad and every non-leaf whose
     ``retain_grad()`` was called. ``inputs`` given (leaves or not): for those tensors only, and only the part
-    of the graph that leads to them is run. Gradient hooks run on the way; each returned array has its
-    tensor's dtype but may share memory with another (see ``owned``).
+    of the graph that leads to them is run. Gradient hooks run on the way. A returned array may share memory
+    with another and have another dtype than its tensor (``owned`` makes it the tensor's own).
     """
     grads: dict = {}  # Function -> gradient w.r.t. its output, summed over its uses so far
     leaf_grads: dict = {}  # leaf Tensor -> summed gradient
@@ -68,16 +68,18 @@ def run_backward(roots, root_grads, retain_graph: bool = False, inputs=None) -> 
     while heap:
         fn = heapq.heappop(heap)[1]
         g = grads.pop(fn)
-        if fn.hooks is not None:
-            g = _run_hooks(fn.hooks, g)
-        if wanted is None:
-            if fn.retains is not None and fn.retains() is not None:
-                captured[fn.retains()] = g
-        else:
-            if fn in wanted:
-                captured[wanted[fn]] = g
-            if fn not in run:
-                continue  # nothing below this node was asked for
+        if fn.hooks is not None or wanted is not None:  # the rare paths, kept off the common one
+            if fn.hooks is not None:
+                g = _run_hooks(fn.hooks, g)
+            if wanted is None:
+                kept = fn.retains() if fn.retains is not None else None
+                if kept is not None:
+                    captured[kept] = g
+            else:
+                if fn in wanted:
+                    captured[wanted[fn]] = g
+                if fn not in run:
+                    continue  # nothing below this node was asked for
         if fn.saved is None:
             raise RuntimeError(FREED)
         in_grads = fn.backward(g)
@@ -112,9 +114,6 @@ def run_backward(roots, root_grads, retain_graph: bool = False, inputs=None) -> 
     if inputs is not None:
         leaf_grads = {t: leaf_grads[t] for t in inputs if t.grad_fn is None and t in leaf_grads}
     leaf_grads.update(captured)
-    for t, g in leaf_grads.items():
-        if g.dtype is not t.array.dtype:
-            leaf_grads[t] = g.astype(t.array.dtype)
     return leaf_grads
 
 
@@ -160,10 +159,12 @@ def _run_hooks(hooks: dict, g: np.ndarray) -> np.ndarray:
     return g
 
 
-def owned(g: np.ndarray, owners: set) -> np.ndarray:
-    """``g``, copied when it is a view or already handed out (``owners``: ids of the arrays handed out so far),
-    so that a new ``.grad`` owns its memory: it is later added into in place."""
-    if g.base is not None or id(g) in owners:
+def owned(g: np.ndarray, dtype, owners: set) -> np.ndarray:
+    """``g`` in ``dtype`` and in memory of its own, for a new ``.grad`` (later added into in place): copied when it
+    is a view or was already handed out (``owners``: ids of the arrays handed out so far)."""
+    if g.dtype is not dtype:
+        g = g.astype(dtype)
+    elif g.base is not None or id(g) in owners:
         g = g.copy(order="K")  # in its memory order (Linear's weight gradients are Fortran-ordered)
     owners.add(id(g))
     return g

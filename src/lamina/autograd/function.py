@@ -14,7 +14,7 @@ import itertools
 
 import numpy as np
 
-from lamina.autograd.grad_mode import mode
+from lamina.autograd.grad_mode import is_grad_enabled
 
 _F64 = np.dtype(np.float64)
 _sequence = itertools.count()
@@ -37,7 +37,7 @@ class Function:
     saved: tuple | None = ()  # what backward needs; None once released
     seq: int  # creation order: a Function's inputs always have smaller seq than the Function
     float64_ok = False  # True for an op that may turn float32 into float64 (an explicit cast)
-    hooks: dict | None = None  # gradient hooks of the output tensor (Tensor.register_hook on a non-leaf)
+    hooks: dict | None = None  # gradient hooks of the output tensor (register_hook; {} when only retains is set)
     retains = None  # weak reference to the output tensor whose .grad backward fills (Tensor.retain_grad)
     replaced = None  # for an in-place operation's node: the node that produced the value it overwrote
 
@@ -72,7 +72,7 @@ class Function:
             isinstance(a, np.ndarray) and a.dtype is _F64 for a in arrays
         ):
             out = out.astype(np.float32)  # no silent float64 from int inputs or NumPy promotion
-        if True in needs and mode.enabled:
+        if True in needs and is_grad_enabled():
             fn.parents = args
             fn.kwargs = kwargs
             fn.needs = needs

@@ -1,22 +1,20 @@
-"""Grad mode: whether operations record the graph. Thread-local, as PyTorch's: a ``no_grad`` block in one thread
-does not stop another thread from recording."""
+"""Grad mode: whether operations record the graph. Per thread, as PyTorch's: a ``no_grad`` block in one thread
+does not stop another thread from recording, and a new thread starts with recording on.
+
+The mode is a context variable (each thread has its own context; an asyncio task its own copy): reading it is
+as quick as reading a global (~30 ns; a ``threading.local`` attribute takes ~100 ns), and Function.apply reads
+it on every call.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
-import threading
 
-
-class _Mode(threading.local):
-    enabled = True  # the class attribute is every new thread's starting value
-
-
-mode = _Mode()  # Function.apply reads mode.enabled on every call
-
-
-def is_grad_enabled() -> bool:
-    return mode.enabled
+_enabled = contextvars.ContextVar("lamina_grad_enabled", default=True)
+is_grad_enabled = _enabled.get  # () -> bool
+_set = _enabled.set
 
 
 class _Switch(contextlib.ContextDecorator):
@@ -26,12 +24,12 @@ class _Switch(contextlib.ContextDecorator):
         self.mode = bool(mode)
 
     def __enter__(self):
-        self.prev = mode.enabled
-        mode.enabled = self.mode
+        self.prev = is_grad_enabled()
+        _set(self.mode)
         return self
 
     def __exit__(self, *exc):
-        mode.enabled = self.prev
+        _set(self.prev)
         return False
 
 
@@ -41,15 +39,15 @@ class set_grad_enabled(_Switch):
 
     def __init__(self, enabled: bool):
         super().__init__(enabled)
-        self.prev = mode.enabled
-        mode.enabled = self.mode
+        self.prev = is_grad_enabled()
+        _set(self.mode)
 
     def __enter__(self):  # prev was taken when the object was made, before the switch
-        mode.enabled = self.mode
+        _set(self.mode)
         return self
 
     def __call__(self, func):
-        mode.enabled = self.prev  # used as a decorator: the mode applies only while func runs
+        _set(self.prev)  # used as a decorator: the mode applies only while func runs
         return super().__call__(func)
 
 
@@ -86,7 +84,7 @@ class inference_mode(_Switch):
         self.active = bool(mode)
 
     def __enter__(self):
-        self.prev = mode.enabled
+        self.prev = is_grad_enabled()
         if self.active:
-            mode.enabled = False
+            _set(False)
         return self
