@@ -4,6 +4,10 @@ Every checked entry point lives here: the functions check their arguments (shape
 Function of lamina.ops that computes the result, and apply it; the modules of lamina.nn call them. A bad input
 raises LayerInputError under the function's name, which the calling module turns into one naming the layer by
 its place in the model.
+
+A package: this file holds the entry points of the dense layers, activations, norms and losses; a layer family
+with many entry points of its own (convolution and pooling, recurrence, attention) keeps them in a submodule that
+this file re-exports at its end.
 """
 
 from __future__ import annotations
