@@ -62,7 +62,11 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False) -> Tensor:
 
 
 def linspace(start, end, steps, dtype=None, requires_grad=False) -> Tensor:
-    return _new(np.linspace(start, end, steps, dtype=dtype or float32), requires_grad)
+    """``steps`` evenly spaced values from start to end; an integer dtype truncates them toward zero, as PyTorch."""
+    dtype = np.dtype(dtype or float32)
+    if dtype.kind in "iub":  # the ends become integers first, then each value is truncated toward zero
+        return _new(np.linspace(int(start), int(end), steps).astype(dtype), requires_grad)
+    return _new(np.linspace(start, end, steps, dtype=dtype), requires_grad)
 
 
 def rand(*size, dtype=None, generator=None, requires_grad=False) -> Tensor:

@@ -426,7 +426,7 @@ class Tensor:
     def tanh(self): return ops.unary.Tanh.apply(self)
     def sigmoid(self): return ops.unary.Sigmoid.apply(self)
     def relu(self): return ops.unary.ReLU.apply(self)
-    def sign(self): return Tensor._make(np.sign(self.array), False, None)
+    def sign(self): return ops.unary.Step.apply(self, np.sign)
     def round(self): return ops.unary.Step.apply(self, np.round)
     def floor(self): return ops.unary.Step.apply(self, np.floor)
     def ceil(self): return ops.unary.Step.apply(self, np.ceil)

@@ -65,13 +65,11 @@ class Neg(Function):
 
 
 class PowScalar(Function):
-    """d(aⁿ)/da = n·aⁿ⁻¹ for a constant exponent n"""
+    """d(aⁿ)/da = n·aⁿ⁻¹ for a constant exponent n (0 for n = 0, also at a = 0, as PyTorch)"""
 
     def forward(self, a, n):
         self.save(a)
         self.n = n
-        if isinstance(n, int) and n < 0 and a.dtype.kind in "iu":
-            a = a.astype(np.float32)  # ints to a negative power are fractions
         return a**n
 
     def backward(self, g):
@@ -79,33 +77,42 @@ class PowScalar(Function):
         n = self.n
         if n == 2:
             return g * (2 * a)
-        return g * (n * a ** (n - 1))
+        if n == 0:
+            return np.zeros_like(g)
+        with np.errstate(divide="ignore", invalid="ignore"):  # 0 to a negative power is inf, as the forward
+            return g * (n * a ** (n - 1))
 
 
 class Pow(Function):
-    """d(aᵇ)/da = b·aᵇ⁻¹, d(aᵇ)/db = aᵇ·ln a"""
+    """d(aᵇ)/da = b·aᵇ⁻¹ (0 where b = 0), d(aᵇ)/db = aᵇ·ln a (0 where a = 0 and b ≥ 0; NaN for a < 0)"""
 
     def forward(self, a, b):
-        out = np.power(a, b)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = np.power(a, b)
         self.save(a, b, out)
         return out
 
     def backward(self, g):
         a, b, out = self.saved
-        ga = g * b * np.power(a, b - 1) if self.needs[0] else None
-        gb = None
-        if self.needs[1]:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                gb = g * out * np.where(a > 0, np.log(np.where(a > 0, a, 1)), 0)
+        ga = gb = None
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if self.needs[0]:
+                ga = np.where(b == 0, 0, g * b * np.power(a, b - 1)).astype(g.dtype, copy=False)
+            if self.needs[1]:
+                gb = np.where((a == 0) & (b >= 0), 0, g * out * np.log(a)).astype(g.dtype, copy=False)
         return ga, gb
 
 
 def pow(a, b):
-    """a ** b: a constant exponent takes the cheaper PowScalar path."""
-    if isinstance(b, (int, float)) and isinstance(a, Tensor):
+    """a ** b with PyTorch's type promotion: a float scalar and an integer tensor give float32; an integer
+    tensor to a negative integer power is an error. A constant exponent takes the cheaper PowScalar path."""
+    if isinstance(a, Tensor) and isinstance(b, (int, float)) and not isinstance(b, bool):
+        if a.dtype.kind in "iu" and isinstance(b, int) and b < 0:
+            raise RuntimeError("Integers to negative integer powers are not allowed.")
         return PowScalar.apply(a, b)
     if not isinstance(a, Tensor):
-        a = from_numpy(np.asarray(a, dtype=b.dtype))
+        dtype = np.float32 if isinstance(a, float) and b.dtype.kind in "biu" else b.dtype
+        a = from_numpy(np.asarray(a, dtype=dtype))
     return Pow.apply(a, b)
 
 

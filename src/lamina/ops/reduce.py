@@ -15,6 +15,8 @@ def _axes(dim, ndim):
     """Normalise dim (None, int or sequence) to a sorted tuple of non-negative axes."""
     if dim is None:
         return tuple(range(ndim))
+    if ndim == 0 and dim in (0, -1, (0,), (-1,), [0], [-1]):
+        return ()  # a 0-d tensor reduces over dim 0 or -1 as over nothing, as in PyTorch
     dims = (dim,) if isinstance(dim, int) else tuple(dim)
     out = []
     for d in dims:

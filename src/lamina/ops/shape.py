@@ -93,7 +93,12 @@ def squeeze(x: Tensor, dim=None) -> Tensor:
     if dim is None:
         shape = tuple(n for n in x.shape if n != 1)
     else:
-        dims = {d % max(x.ndim, 1) for d in ((dim,) if isinstance(dim, int) else dim)}
+        dims = set()
+        for d in (dim,) if isinstance(dim, int) else dim:
+            if not -max(x.ndim, 1) <= d < max(x.ndim, 1):
+                raise IndexError(f"Dimension out of range (expected to be in range of [{-max(x.ndim, 1)}, "
+                                 f"{max(x.ndim, 1) - 1}], but got {d})")
+            dims.add(d % max(x.ndim, 1))
         shape = tuple(n for i, n in enumerate(x.shape) if not (i in dims and n == 1))
     return Reshape.apply(x, shape)
 
@@ -149,11 +154,21 @@ class GetItem(Function):
         return grad
 
 
+def _is_int(i) -> bool:
+    return isinstance(i, (int, np.integer)) and not isinstance(i, (bool, np.bool_))
+
+
 def getitem(x: Tensor, index) -> Tensor:
     index = _index_arrays(index)
     if isinstance(index, list):
         index = np.asarray(index)
     try:
+        if isinstance(index, tuple) and _is_advanced(index) and any(_is_int(i) for i in index):
+            # PyTorch applies integer indices first, as basic indexing, then the advanced ones: the result's
+            # layout then differs from NumPy's when an integer and an array are separated by a slice
+            first = tuple(i if _is_int(i) or i is None or i is Ellipsis else slice(None) for i in index)
+            rest = tuple(slice(None) if i is None else i for i in index if not _is_int(i))
+            return GetItem.apply(GetItem.apply(x, first), rest)
         return GetItem.apply(x, index)
     except IndexError as err:
         raise IndexError(f"index {index!r} is invalid for a tensor of shape {x.shape}: {err}") from None

@@ -126,7 +126,8 @@ class Tanh(Function):
 
 def sigmoid_array(z):
     """σ(z) = 1/(1 + e⁻ᶻ); e⁻ᶻ is capped below overflow (σ is 0 to float precision there anyway)."""
-    t = np.negative(_float(z))
+    z = _float(z)
+    t = np.negative(z, out=np.empty(z.shape, z.dtype))  # out=: a 0-d input stays an array
     np.minimum(t, 88.0 if t.dtype.itemsize <= 4 else 709.0, out=t)
     np.exp(t, out=t)
     t += 1
@@ -262,7 +263,7 @@ def erf(x):
 
 
 class Step(Function):
-    """round / floor / ceil / trunc: piecewise constant, so d/dx = 0 (as PyTorch)"""
+    """round / floor / ceil / trunc / sign: piecewise constant, so d/dx = 0 (as PyTorch)"""
 
     def forward(self, x, fn):
         return fn(x)

@@ -1,0 +1,110 @@
+"""PyTorch's answers at the edges: powers at zero and negative bases, scalar type promotion, integer linspace,
+mixed basic and advanced indexing, sign's gradient, reductions of 0-d tensors, squeeze out of range."""
+
+import numpy as np
+import pytest
+
+import lamina
+import lamina.nn.functional as F
+
+torch = pytest.importorskip("torch")
+TF = torch.nn.functional
+
+
+def grads(lib, f, *values):
+    xs = [lib.tensor(np.asarray(v, dtype=np.float32), requires_grad=True) for v in values]
+    out = f(*xs)
+    out.sum().backward()
+    return [out.detach().numpy()] + [x.grad.numpy() for x in xs]
+
+
+def same(f, *values):
+    for ours, theirs in zip(grads(lamina, f, *values), grads(torch, f, *values)):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6, equal_nan=True)
+
+
+@pytest.mark.parametrize("f, values", [
+    (lambda x: x**0, [[0.0, 1.0, -2.0]]),                       # d/dx x⁰ = 0, also at 0
+    (lambda x: x**0.5, [[0.0, 4.0]]),                           # inf at 0, as the forward
+    (lambda x: x**-1, [[0.0, 2.0]]),
+    (lambda x: (-2.0) ** x, [[0.5, 2.0, 3.0]]),                 # ln of a negative base: NaN
+    (lambda y: 0.0**y, [[0.0, 1.0, 2.0, -1.0]]),                # 0 where y ≥ 0, −inf where y < 0
+    (lambda x, y: x**y, [[0.0, -2.0, 0.0, 3.0], [0.0, 0.5, 2.0, -1.5]]),
+])
+def test_pow_gradients_at_zero_and_negative_bases(f, values):
+    with np.errstate(all="ignore"):
+        same(f, *values)
+
+
+def test_scalar_type_promotion():
+    ints = [0, 1, 2, 3]
+    for ours, theirs in [(0.7 ** lamina.tensor(ints), 0.7 ** torch.tensor(ints)),
+                         (2 ** lamina.tensor(ints), 2 ** torch.tensor(ints)),
+                         (lamina.tensor(ints) ** 2, torch.tensor(ints) ** 2),
+                         (lamina.tensor(ints) ** 0.5, torch.tensor(ints) ** 0.5),
+                         (lamina.tensor(ints) + 0.5, torch.tensor(ints) + 0.5),
+                         (lamina.tensor(ints) * 2, torch.tensor(ints) * 2),
+                         (lamina.tensor(ints) / 2, torch.tensor(ints) / 2)]:
+        assert str(ours.dtype) == str(theirs.dtype).removeprefix("torch.")
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
+    with pytest.raises(RuntimeError, match="Integers to negative integer powers are not allowed"):
+        lamina.tensor(ints) ** -1
+    with pytest.raises(RuntimeError, match="Integers to negative integer powers are not allowed"):
+        torch.tensor(ints) ** -1
+
+
+@pytest.mark.parametrize("start, end, steps", [(-5, 5, 4), (0, 10, 7), (-3.5, 2.5, 5), (0.5, 10.7, 9), (7, -7, 6)])
+def test_integer_linspace_truncates_toward_zero(start, end, steps):
+    ours = lamina.linspace(start, end, steps, dtype=lamina.int64)
+    assert ours.tolist() == torch.linspace(start, end, steps, dtype=torch.int64).tolist()
+
+
+@pytest.mark.parametrize("index", [
+    lambda idx: (1, slice(None), slice(3, 11, 2), idx, slice(0, 2)),
+    lambda idx: (slice(None), 2, idx),
+    lambda idx: (0, Ellipsis, idx),
+    lambda idx: (idx, slice(None), 1),
+    lambda idx: (1, None, idx),
+])
+def test_mixed_basic_and_advanced_indexing_has_pytorchs_layout_and_gradient(index):
+    x = np.arange(2 * 3 * 12 * 5 * 4, dtype=np.float32).reshape(2, 3, 12, 5, 4) / 100
+    lx, tx = lamina.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    ours = lx[index(lamina.tensor([0, 1, 1, 0]))]
+    theirs = tx[index(torch.tensor([0, 1, 1, 0]))]
+    assert tuple(ours.shape) == tuple(theirs.shape)
+    np.testing.assert_array_equal(ours.detach().numpy(), theirs.detach().numpy())
+    w = np.random.default_rng(0).standard_normal(ours.shape).astype(np.float32)
+    (ours * lamina.tensor(w)).sum().backward()
+    (theirs * torch.tensor(w)).sum().backward()
+    np.testing.assert_allclose(lx.grad.numpy(), tx.grad.numpy(), rtol=1e-6)
+
+
+def test_sign_is_differentiable_with_zero_gradient():
+    same(lambda x: x.sign() * x, [[-2.0, 0.0, 3.0]])
+    assert lamina.tensor([1.0], requires_grad=True).sign().requires_grad
+
+
+@pytest.mark.parametrize("f", [
+    lambda t, lib: (F if lib is lamina else TF).silu(t),
+    lambda t, lib: (F if lib is lamina else TF).softplus(t),
+    lambda t, lib: t.sigmoid(),
+    lambda t, lib: t.sum(dim=0),
+    lambda t, lib: t.mean(dim=-1),
+    lambda t, lib: t.logsumexp(dim=-1),
+    lambda t, lib: t.prod(),
+])
+def test_zero_dimensional_tensors(f):
+    ours = lamina.tensor(1.5, requires_grad=True)
+    theirs = torch.tensor(1.5, requires_grad=True)
+    a, b = f(ours, lamina), f(theirs, torch)
+    a.backward()
+    b.backward()
+    assert a.shape == () and np.isclose(a.item(), b.item()) and np.isclose(ours.grad.item(), theirs.grad.item())
+
+
+def test_squeeze_of_a_dimension_out_of_range_raises():
+    with pytest.raises(IndexError, match="Dimension out of range"):
+        lamina.ones(2, 3).squeeze(50)
+    with pytest.raises(IndexError):
+        torch.ones(2, 3).squeeze(50)
+    assert lamina.ones(2, 1).squeeze(-1).shape == (2,)
