@@ -7,12 +7,12 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "lamina"
 
 # the README's layers, bottom to top
 LAYERS = [
-    {"dtypes", "random"},
+    {"dtypes", "random", "cuda", "backends"},
     {"autograd", "tensor", "factories"},
     {"kernels"},
     {"ops"},
     {"nn", "optim"},
-    {"data", "datasets", "metrics", "serialization"},
+    {"data", "datasets", "metrics", "serialization", "utils"},
     {"training", "callbacks"},
     {"plot", "cli"},
 ]

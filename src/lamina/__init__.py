@@ -4,7 +4,7 @@
 from lamina import autograd, random
 from lamina.autograd.grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from lamina.dtypes import bool_ as bool  # noqa: A001  (lamina.bool, as torch.bool)
-from lamina.dtypes import float16, float32, float64, int32, int64
+from lamina.dtypes import device, float16, float32, float64, int8, int16, int32, int64, uint8
 from lamina.factories import (
     arange,
     as_tensor,
@@ -33,9 +33,12 @@ from lamina.random import Generator, get_rng_state, manual_seed, seed, set_rng_s
 from lamina.tensor import Tensor
 
 __version__ = "0.1.0"
-float = float32  # noqa: A001
+float = float32  # noqa: A001  (PyTorch's aliases)
 double = float64
+half = float16
 long = int64
+int = int32  # noqa: A001
+short = int16
 
 
 def _tensor_fn(name):
@@ -55,7 +58,7 @@ del _name
 
 # Subpackages and the training API load on first use, so `import lamina` stays light.
 _LAZY_MODULES = {"nn", "optim", "data", "datasets", "metrics", "callbacks", "plot", "training", "serialization",
-                 "cli"}
+                 "cli", "cuda", "backends", "utils"}
 _LAZY_ATTRS = {
     "save": "serialization", "load": "serialization", "save_checkpoint": "serialization",
     "load_checkpoint": "serialization",

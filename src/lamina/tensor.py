@@ -16,7 +16,7 @@ from lamina import random as _random
 from lamina.autograd.engine import add_leaf_hooks, owned, run_backward
 from lamina.autograd.grad_mode import is_grad_enabled
 from lamina.autograd.hooks import RemovableHandle
-from lamina.dtypes import bool_, dtype_name, float16, float32, float64, int32, int64
+from lamina.dtypes import bool_, check_device, cpu_only, device, dtype_name, float16, float32, float64, int32, int64
 
 _F64 = float64
 
@@ -65,6 +65,24 @@ def from_numpy(array: np.ndarray) -> Tensor:
     return Tensor._make(array, False, None)
 
 
+_CPU = device("cpu")
+
+
+def to_dtype(args: tuple, kwargs: dict):
+    """The dtype asked for by the arguments of ``Tensor.to`` / ``Module.to`` (a dtype, a tensor whose dtype to
+    take, a device, and the ``dtype=`` / ``device=`` keywords), or None; a device other than the CPU raises."""
+    dtype = kwargs.get("dtype")
+    check_device(kwargs.get("device"))
+    for a in args:
+        if isinstance(a, Tensor):
+            dtype = a.dtype
+        elif isinstance(a, (str, device)):
+            check_device(a)
+        elif a is not None:
+            dtype = a
+    return dtype
+
+
 def _arr(x):
     return x.array if isinstance(x, Tensor) else x
 
@@ -110,8 +128,11 @@ class Tensor:
         return self.array.dtype
 
     @property
-    def device(self) -> str:
-        return "cpu"
+    def device(self) -> device:
+        return _CPU
+
+    @property
+    def is_cuda(self) -> bool: return False
 
     @property
     def is_leaf(self) -> bool:
@@ -178,18 +199,15 @@ class Tensor:
     def clone(self) -> Tensor: return ops.shape.Clone.apply(self)
     def contiguous(self) -> Tensor: return self
 
-    def to(self, dtype=None, *args, **kwargs) -> Tensor:
-        """``t.to(lamina.float64)``; devices other than 'cpu' are refused."""
-        if isinstance(dtype, str):
-            if dtype != "cpu":
-                raise RuntimeError(f"lamina runs on the CPU only, cannot move a tensor to {dtype!r}")
-            return self
-        if isinstance(dtype, Tensor):
-            dtype = dtype.dtype
-        dtype = kwargs.get("dtype", dtype)
-        return self if dtype is None else self.type(dtype)
+    def to(self, *args, **kwargs) -> Tensor:
+        """``t.to(lamina.float64)``, ``t.to('cpu')``, ``t.to(other)``, ``t.to(device, dtype)``, as PyTorch; devices
+        other than the CPU are refused."""
+        dtype = to_dtype(args, kwargs)
+        t = self if dtype is None else self.type(dtype)
+        return t.clone() if kwargs.get("copy") and t is self else t
 
     def cpu(self) -> Tensor: return self
+    def cuda(self, *args, **kwargs) -> Tensor: raise cpu_only("cuda")
 
     def type(self, dtype) -> Tensor:
         dtype = np.dtype(dtype)

@@ -1,7 +1,24 @@
-"""Datasets and batching, as ``torch.utils.data``: Dataset, TensorDataset, Subset, random_split, DataLoader."""
+"""Datasets, samplers and batching, as ``torch.utils.data`` (also importable as ``lamina.utils.data``)."""
 
 from lamina.data.dataloader import DataLoader, default_collate
-from lamina.data.dataset import Dataset, Subset, TensorDataset, as_features, as_labels, random_split
+from lamina.data.dataset import (
+    ConcatDataset,
+    Dataset,
+    Subset,
+    TensorDataset,
+    as_features,
+    as_labels,
+    random_split,
+)
+from lamina.data.sampler import (
+    BatchSampler,
+    RandomSampler,
+    Sampler,
+    SequentialSampler,
+    SubsetRandomSampler,
+    WeightedRandomSampler,
+)
 
-__all__ = ["DataLoader", "Dataset", "Subset", "TensorDataset", "as_features", "as_labels", "default_collate",
-           "random_split"]
+__all__ = ["DataLoader", "Dataset", "Subset", "TensorDataset", "ConcatDataset", "as_features", "as_labels",
+           "default_collate", "random_split", "Sampler", "SequentialSampler", "RandomSampler",
+           "SubsetRandomSampler", "WeightedRandomSampler", "BatchSampler"]

@@ -66,18 +66,27 @@ class DataLoader:
     combined by ``collate_fn`` (default: ``default_collate``).
     """
 
-    def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False, drop_last: bool = False,
-                 generator=None, collate_fn=None, num_workers: int = 0, pin_memory: bool = False):
-        # num_workers and pin_memory are accepted so PyTorch scripts run unchanged: batches are always
-        # gathered in this process (one fancy index per tensor is faster than worker processes here), and
-        # there is no GPU memory to pin.
+    def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False, sampler=None, batch_sampler=None,
+                 num_workers: int = 0, collate_fn=None, pin_memory: bool = False, drop_last: bool = False,
+                 timeout: float = 0, worker_init_fn=None, multiprocessing_context=None, generator=None, *,
+                 prefetch_factor=None, persistent_workers: bool = False, pin_memory_device: str = "",
+                 in_order: bool = True):
+        # PyTorch's signature. The worker and memory options are accepted so PyTorch scripts run unchanged:
+        # batches are always gathered in this process (one fancy index per tensor is faster than worker
+        # processes here), and there is no GPU memory to pin.
         if isinstance(num_workers, bool) or not isinstance(num_workers, (int, np.integer)) or num_workers < 0:
             raise ValueError(f"DataLoader: num_workers must be a non-negative integer, got {num_workers!r}")
         if not (hasattr(dataset, "__getitem__") and hasattr(dataset, "__len__")):
             raise TypeError(f"DataLoader needs a dataset with __getitem__ and __len__, got {type(dataset).__name__}")
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be a positive integer, got {batch_size!r}")
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle")
+        if batch_sampler is not None and (batch_size != 1 or shuffle or sampler is not None or drop_last):
+            raise ValueError("DataLoader: batch_sampler option is mutually exclusive with batch_size, shuffle, "
+                             "sampler, and drop_last")
         self.dataset = dataset
+        self.sampler, self.batch_sampler = sampler, batch_sampler
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
         self.drop_last = drop_last
@@ -85,17 +94,31 @@ class DataLoader:
         self.collate_fn = collate_fn
 
     def __len__(self) -> int:
-        n = len(self.dataset)
+        if self.batch_sampler is not None:
+            return len(self.batch_sampler)
+        n = len(self.dataset if self.sampler is None else self.sampler)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
-    def __iter__(self):
-        n = len(self.dataset)
-        order = _random.rng(self.generator).permutation(n) if self.shuffle else np.arange(n)
+    def _index_batches(self):
+        """The indices of each batch, as int64 arrays."""
+        if self.batch_sampler is not None:
+            for batch in self.batch_sampler:
+                yield np.asarray(batch, dtype=np.int64)
+            return
+        if self.sampler is not None:
+            order = np.fromiter(iter(self.sampler), dtype=np.int64)
+        else:
+            n = len(self.dataset)
+            order = _random.rng(self.generator).permutation(n) if self.shuffle else np.arange(n)
+        n = order.size
         stop = n - n % self.batch_size if self.drop_last else n
+        for start in range(0, stop, self.batch_size):
+            yield order[start:start + self.batch_size]
+
+    def __iter__(self):
         rows = _tensor_rows(self.dataset) if self.collate_fn is None else None
         collate = self.collate_fn or default_collate
-        for start in range(0, stop, self.batch_size):
-            indices = order[start:start + self.batch_size]
+        for indices in self._index_batches():
             if rows is not None:
                 tensors, index_map = rows
                 indices = indices if index_map is None else index_map[indices]

@@ -68,6 +68,27 @@ class Subset:
         return self.indices.size
 
 
+class ConcatDataset:
+    """The samples of several datasets one after the other, as ``torch.utils.data.ConcatDataset``."""
+
+    def __init__(self, datasets):
+        self.datasets = list(datasets)
+        if not self.datasets:
+            raise ValueError("ConcatDataset: datasets should not be an empty iterable")
+        self.cumulative_sizes = np.cumsum([len(d) for d in self.datasets]).tolist()
+
+    def __len__(self) -> int:
+        return self.cumulative_sizes[-1]
+
+    def __getitem__(self, index):
+        n = len(self)
+        if not -n <= index < n:
+            raise IndexError(f"ConcatDataset: index {index} is out of range for {n} samples")
+        index %= n
+        part = int(np.searchsorted(self.cumulative_sizes, index, side="right"))
+        return self.datasets[part][index - (self.cumulative_sizes[part - 1] if part else 0)]
+
+
 def random_split(dataset, lengths, generator=None) -> list[Subset]:
     """Split into non-overlapping random Subsets of the given lengths (ints summing to len(dataset), or
     fractions summing to 1: floor(n·f) each, the remainder dealt one by one to the first splits, as PyTorch)."""

@@ -15,8 +15,9 @@ import numpy as np
 
 from lamina.autograd import zero_grad_
 from lamina.autograd.hooks import RemovableHandle
+from lamina.dtypes import cpu_only
 from lamina.nn.parameter import Parameter
-from lamina.tensor import Tensor
+from lamina.tensor import Tensor, to_dtype
 
 
 class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
@@ -303,18 +304,7 @@ class Module:
 
     def to(self, *args, **kwargs) -> Module:
         """``model.to(lamina.float64)`` casts floating parameters and buffers in place; 'cpu' is a no-op."""
-        dtype = kwargs.get("dtype")
-        for a in args:
-            if isinstance(a, str):
-                if a != "cpu":
-                    raise RuntimeError(f"lamina runs on the CPU only, cannot move a module to {a!r}")
-            elif isinstance(a, Tensor):
-                dtype = a.dtype
-            else:
-                dtype = a
-        device = kwargs.get("device")
-        if device not in (None, "cpu"):
-            raise RuntimeError(f"lamina runs on the CPU only, cannot move a module to {device!r}")
+        dtype = to_dtype(args, kwargs)
         if dtype is not None:
             dtype = np.dtype(dtype)
             if dtype.kind != "f":
@@ -341,6 +331,9 @@ class Module:
 
     def cpu(self) -> Module:
         return self
+
+    def cuda(self, device=None) -> Module:
+        raise cpu_only("cuda")
 
     # -- state ---------------------------------------------------------------------------------
     def state_dict(self, destination=None, prefix: str = "", keep_vars: bool = False) -> OrderedDict:
