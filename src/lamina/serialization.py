@@ -26,12 +26,14 @@ import numpy as np
 import safetensors.numpy
 from safetensors import SafetensorError, safe_open
 
+from lamina.dtypes import check_device
 from lamina.random import get_rng_state, set_rng_state
 from lamina.tensor import Tensor, from_numpy
 
 __all__ = ["save", "load", "load_metadata", "save_checkpoint", "load_checkpoint"]
 
 CHECKPOINT_FORMAT = "lamina.checkpoint"
+OBJECT_FORMAT = "lamina.object"  # save() of a nested object: tensors by path, the structure as JSON
 _SECTIONS = ("model", "optimizer", "scheduler", "epoch", "history", "extra", "rng")
 _MARKERS = {"__tensor__", "__scalar__", "__tuple__", "__items__"}
 
@@ -73,6 +75,14 @@ def _read(path, arrays: bool = True) -> tuple[dict, dict]:
             metadata = f.metadata() or {}
             tensors = {key: f.get_tensor(key) for key in f.keys()} if arrays else {}
     except (SafetensorError, TypeError) as err:
+        with open(path, "rb") as f:
+            head = f.read(4)
+        if head == b"PK\x03\x04" or head[:1] == b"\x80":  # torch.save's zip archive, or a bare pickle
+            raise ValueError(
+                f"{path}: a PyTorch pickle file (torch.save). lamina does not read pickle, because loading one can "
+                "run any code it contains. Convert it where you trust it, in PyTorch: "
+                "`from safetensors.torch import save_file; save_file(torch.load(path), 'model.safetensors')` "
+                "(for a nested checkpoint, save its state dicts one by one)") from None
         raise ValueError(f"{path}: not a readable safetensors file (truncated, corrupt or another format): "
                          f"{err}") from None
     return tensors, metadata
@@ -84,6 +94,10 @@ def _state_of(obj, what: str) -> Mapping:
     if isinstance(obj, Mapping):
         return obj
     raise TypeError(f"{what} must have a state_dict() or be a dict of tensors, got {type(obj).__name__}")
+
+
+def _is_array(value) -> bool:
+    return isinstance(value, (Tensor, np.ndarray))
 
 
 def _array(key: str, value) -> np.ndarray:
@@ -107,22 +121,43 @@ def _serialize(tensors: dict, metadata: dict | None) -> bytes:
 # ---------------------------------------------------------------------------------------------------------------
 # weights
 # ---------------------------------------------------------------------------------------------------------------
-def save(state_dict, path, metadata: dict[str, str] | None = None) -> None:
-    """Write a state_dict (or a module's) to ``path`` as safetensors, atomically. ``metadata``: str -> str."""
-    state = _state_of(state_dict, "save: state_dict")
-    for key in state:
-        if not isinstance(key, str):
-            raise TypeError(f"save: state_dict keys must be str, got {key!r}")
-    write_atomic(path, _serialize({key: _array(key, value) for key, value in state.items()}, metadata))
+def save(obj, path, metadata: dict[str, str] | None = None) -> None:
+    """Write ``obj`` to ``path`` as safetensors, atomically; ``metadata``: str -> str.
+
+    A state_dict (or a module, whose state_dict is taken) becomes one tensor per key, named as in PyTorch, so the
+    file opens with ``safetensors.torch.load_file``. Anything else PyTorch users save (nested dicts and lists of
+    tensors, numbers, strings, None: ``{'model': model.state_dict(), 'optimizer': opt.state_dict(), 'epoch': 3}``)
+    is stored the same way without pickle: the tensors by their path (``model/fc.weight``), the structure as JSON
+    in the file's metadata.
+    """
+    if hasattr(obj, "state_dict"):
+        obj = obj.state_dict()
+    if isinstance(obj, Mapping) and all(isinstance(k, str) and _is_array(v) for k, v in obj.items()):
+        tensors = {key: _array(key, value) for key, value in obj.items()}
+    else:
+        tensors = {}
+        structure = json.dumps(_encode(obj, "", tensors), allow_nan=True)
+        metadata = {**(metadata or {}), "format": OBJECT_FORMAT, "object": structure}
+    write_atomic(path, _serialize(tensors, metadata))
 
 
-def load(path, model=None, *, strict: bool = True) -> OrderedDict:
-    """The tensors in a safetensors file, as an OrderedDict of lamina Tensors (dtypes as stored).
+def load(path, model=None, *, strict: bool = True, map_location=None, weights_only=None):
+    """What ``save`` wrote: an OrderedDict of lamina Tensors for a state_dict file (dtypes as stored), or the
+    nested object for one written from a dict of state dicts and values. Any safetensors file loads as a state_dict.
 
     With ``model``, the tensors are first checked against ``model.state_dict()`` (names unless ``strict=False``,
     and shapes), then copied in with ``model.load_state_dict``; on any mismatch the model is left untouched.
+    ``map_location`` and ``weights_only`` are accepted for PyTorch scripts: everything loads on the CPU, and no
+    code ever runs (there is no pickle).
     """
+    if map_location is not None and not callable(map_location) and not isinstance(map_location, Mapping):
+        check_device(map_location)
     arrays, metadata = _read(path)
+    if metadata.get("format") == OBJECT_FORMAT:
+        if model is not None:
+            raise ValueError(f"{path}: holds a nested object, not one state_dict; load it with lamina.load(path) and "
+                             "pass its state dict to model.load_state_dict")
+        return _decode(json.loads(metadata["object"]), arrays)
     state = OrderedDict((key, from_numpy(array)) for key, array in arrays.items())
     if model is not None:
         if metadata.get("format") == CHECKPOINT_FORMAT:
@@ -161,6 +196,7 @@ def _check_state(path, state: Mapping, expected: Mapping, strict: bool = True) -
 def _encode(value, name: str, tensors: dict):
     """A JSON-ready copy of value; each array inside moves to tensors[name] and leaves a reference."""
     if isinstance(value, (Tensor, np.ndarray)):
+        name = name or "tensor"  # save(a_tensor)
         if name in tensors:
             raise ValueError(f"checkpoint: two arrays would share the name {name!r}")
         tensors[name] = _array(name, value)
@@ -169,15 +205,19 @@ def _encode(value, name: str, tensors: dict):
         return {"__scalar__": value.dtype.name, "value": value.item()}
     if isinstance(value, Mapping):
         if all(isinstance(k, str) for k in value) and not _MARKERS & set(value):
-            return {k: _encode(v, f"{name}/{k}", tensors) for k, v in value.items()}
-        return {"__items__": [[_encode(k, name, {}), _encode(v, f"{name}/{k}", tensors)] for k, v in value.items()]}
+            return {k: _encode(v, _path(name, k), tensors) for k, v in value.items()}
+        return {"__items__": [[_encode(k, name, {}), _encode(v, _path(name, k), tensors)] for k, v in value.items()]}
     if isinstance(value, (list, tuple)):
-        items = [_encode(v, f"{name}/{i}", tensors) for i, v in enumerate(value)]
+        items = [_encode(v, _path(name, i), tensors) for i, v in enumerate(value)]
         return {"__tuple__": items} if isinstance(value, tuple) else items
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
-    raise TypeError(f"checkpoint: cannot store {name!r}, a {type(value).__name__}: "
+    raise TypeError(f"cannot store {name!r}, a {type(value).__name__}, in a safetensors file: "
                     "only arrays, numbers, strings, None, lists, tuples and dicts")
+
+
+def _path(name: str, key) -> str:
+    return f"{name}/{key}" if name else str(key)
 
 
 def _decode(value, tensors: dict):
