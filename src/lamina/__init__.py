@@ -43,14 +43,15 @@ short = int16
 
 def _tensor_fn(name):
     def fn(x, *args, **kwargs):
-        return getattr(x, name)(*args, **kwargs)
+        return getattr(x if isinstance(x, Tensor) else as_tensor(x), name)(*args, **kwargs)
 
     fn.__name__ = name
     fn.__doc__ = f"lamina.{name}(x, ...) is x.{name}(...)"
     return fn
 
 
-for _name in ("exp log log1p sqrt abs sin cos tanh sigmoid relu clamp clip sum mean var std max min amax amin "
+for _name in ("add sub mul div pow neg remainder fmod floor_divide "
+              "exp log log1p sqrt abs sin cos tanh sigmoid relu clamp clip sum mean var std max min amax amin "
               "logsumexp prod argmax argmin reshape flatten transpose permute squeeze unsqueeze softmax "
               "log_softmax maximum minimum norm isnan isfinite square sign round floor ceil trunc").split():
     globals()[_name] = _tensor_fn(_name)

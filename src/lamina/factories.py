@@ -6,13 +6,7 @@ import numpy as np
 
 from lamina import random as _random
 from lamina.dtypes import check_device, float32
-from lamina.tensor import Tensor, as_array, from_numpy
-
-
-def _size(size):
-    if len(size) == 1 and isinstance(size[0], (tuple, list)):
-        return tuple(size[0])
-    return tuple(size)
+from lamina.tensor import Tensor, _size, as_array, from_numpy
 
 
 def _new(array, requires_grad=False) -> Tensor:

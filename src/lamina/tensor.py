@@ -68,6 +68,11 @@ def from_numpy(array: np.ndarray) -> Tensor:
 _CPU = device("cpu")
 
 
+def _size(size) -> tuple:
+    """``f(2, 3)`` and ``f((2, 3))`` both mean the shape (2, 3), as in PyTorch's factories."""
+    return tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else tuple(size)
+
+
 def to_dtype(args: tuple, kwargs: dict):
     """The dtype asked for by the arguments of ``Tensor.to`` / ``Module.to`` (a dtype, a tensor whose dtype to
     take, a device, and the ``dtype=`` / ``device=`` keywords), or None; a device other than the CPU raises."""
@@ -148,6 +153,33 @@ class Tensor:
         self.array = as_array(value)
 
     def numel(self) -> int: return self.array.size
+    def nelement(self) -> int: return self.array.size
+    def element_size(self) -> int: return self.array.itemsize
+
+    def __format__(self, spec: str) -> str:
+        """``f"{loss:.4f}"`` formats a 0-d tensor as its number, as in PyTorch."""
+        return format(self.item(), spec) if self.array.ndim == 0 else object.__format__(self, spec)
+
+    # new tensors like this one: its dtype unless dtype= says otherwise, outside the graph
+    def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+        return self._new(np.array(as_array(data), dtype=dtype or self.dtype), device, requires_grad)
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+        return self._new(np.zeros(_size(size), dtype=dtype or self.dtype), device, requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+        return self._new(np.ones(_size(size), dtype=dtype or self.dtype), device, requires_grad)
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
+        return self._new(np.empty(_size(size), dtype=dtype or self.dtype), device, requires_grad)
+
+    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
+        return self._new(np.full(tuple(size), fill_value, dtype=dtype or self.dtype), device, requires_grad)
+
+    @staticmethod
+    def _new(array, device, requires_grad) -> Tensor:
+        check_device(device)
+        return Tensor._make(array, False, None).requires_grad_(requires_grad)
 
     def __len__(self) -> int:
         if self.array.ndim == 0:
@@ -376,6 +408,10 @@ class Tensor:
     def __rmul__(self, other): return ops.arithmetic.Mul.apply(other, self)
     def __truediv__(self, other): return ops.arithmetic.Div.apply(self, other)
     def __rtruediv__(self, other): return ops.arithmetic.Div.apply(other, self)
+    def __floordiv__(self, other): return ops.arithmetic.div(self, other, "floor")
+    def __rfloordiv__(self, other): return ops.arithmetic.div(other, self, "floor")
+    def __mod__(self, other): return ops.arithmetic.Remainder.apply(self, other)
+    def __rmod__(self, other): return ops.arithmetic.Remainder.apply(other, self)
     def __pow__(self, other): return ops.arithmetic.pow(self, other)
     def __rpow__(self, other): return ops.arithmetic.pow(other, self)
     def __neg__(self): return ops.arithmetic.Neg.apply(self)
@@ -430,7 +466,10 @@ class Tensor:
     def add(self, other, alpha=1): return self + (other if alpha == 1 else other * alpha)
     def sub(self, other, alpha=1): return self - (other if alpha == 1 else other * alpha)
     def mul(self, other): return self * other
-    def div(self, other): return self / other
+    def div(self, other, *, rounding_mode=None): return ops.arithmetic.div(self, other, rounding_mode)
+    def floor_divide(self, other): return ops.arithmetic.div(self, other, "floor")
+    def remainder(self, other): return ops.arithmetic.Remainder.apply(self, other)
+    def fmod(self, other): return ops.arithmetic.Fmod.apply(self, other)
     def pow(self, exponent): return self**exponent
     def neg(self): return -self
     def exp(self): return ops.unary.Exp.apply(self)

@@ -108,3 +108,46 @@ def test_squeeze_of_a_dimension_out_of_range_raises():
     with pytest.raises(IndexError):
         torch.ones(2, 3).squeeze(50)
     assert lamina.ones(2, 1).squeeze(-1).shape == (2,)
+
+
+@pytest.mark.parametrize("name", ["remainder", "fmod", "div_floor", "div_trunc", "mod_operator"])
+def test_modulo_and_rounded_division_match_torch(name):
+    a = np.float32([5.5, -3.2, 7.0, -7.5])
+    b = np.float32([2.0, 2.0, -3.0, -2.0])
+    calls = {"remainder": lambda lib, x, y: lib.remainder(x, y), "fmod": lambda lib, x, y: lib.fmod(x, y),
+             "div_floor": lambda lib, x, y: lib.div(x, y, rounding_mode="floor"),
+             "div_trunc": lambda lib, x, y: lib.div(x, y, rounding_mode="trunc"),
+             "mod_operator": lambda lib, x, y: x % y}
+    results = []
+    for lib in (lamina, torch):
+        x, y = lib.tensor(a, requires_grad=True), lib.tensor(b, requires_grad=True)
+        out = calls[name](lib, x, y)
+        out.sum().backward()
+        results.append((out.detach().numpy(), x.grad.numpy(), y.grad.numpy()))
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+
+
+def test_integer_floor_division_and_modulo_stay_integers():
+    a, b = [7, -7, 9], [2, 2, -4]
+    for op in (lambda x, y: x // y, lambda x, y: x % y, lambda x, y: x.div(y, rounding_mode="trunc")):
+        ours, theirs = op(lamina.tensor(a), lamina.tensor(b)), op(torch.tensor(a), torch.tensor(b))
+        assert ours.tolist() == theirs.tolist() and str(ours.dtype) == "int64"
+    with pytest.raises(ValueError, match="rounding_mode"):
+        lamina.div(lamina.ones(1), 2, rounding_mode="round")
+
+
+def test_new_factories_format_and_sizes():
+    x = lamina.tensor([1.0, 2.0], dtype=lamina.float64)
+    for ours, theirs in [(x.new_zeros(2, 3), torch.zeros(2, 3, dtype=torch.float64)),
+                         (x.new_ones((2,)), torch.ones(2, dtype=torch.float64)),
+                         (x.new_full((2,), 3), torch.full((2,), 3.0, dtype=torch.float64)),
+                         (x.new_tensor([1, 2]), torch.tensor([1.0, 2.0], dtype=torch.float64))]:
+        assert ours.tolist() == theirs.tolist() and str(ours.dtype) == str(theirs.dtype).removeprefix("torch.")
+    assert x.new_zeros(2, dtype=lamina.int64, requires_grad=False).dtype == lamina.int64
+    assert x.new_empty(4).shape == (4,) and x.new_ones(1, requires_grad=True).requires_grad
+    assert f"{lamina.tensor(1.23456):.2f}" == f"{torch.tensor(1.23456):.2f}" == "1.23"
+    with pytest.raises(TypeError):
+        f"{lamina.ones(2):.2f}"
+    assert lamina.ones(2, 3).nelement() == 6 and lamina.ones(2).element_size() == 4
+    assert lamina.add(lamina.ones(2), 1).tolist() == [2.0, 2.0] and lamina.pow(2.0, lamina.tensor([3.0])).item() == 8

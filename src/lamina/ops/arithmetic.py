@@ -54,6 +54,55 @@ class Div(Function):
         return ga, gb
 
 
+class Remainder(Function):
+    """a mod b with the divisor's sign (Python's %, torch.remainder): d/da = 1, d/db = −⌊a/b⌋"""
+
+    def forward(self, a, b):
+        self.save(a, b)
+        return np.remainder(a, b)
+
+    def backward(self, g):
+        a, b = self.saved
+        return (g if self.needs[0] else None), (-g * np.floor_divide(a, b) if self.needs[1] else None)
+
+
+class Fmod(Function):
+    """a mod b with the dividend's sign (C's fmod, torch.fmod): d/da = 1, d/db = −trunc(a/b)"""
+
+    def forward(self, a, b):
+        self.save(a, b)
+        return np.fmod(a, b)
+
+    def backward(self, g):
+        a, b = self.saved
+        return (g if self.needs[0] else None), (-g * np.trunc(a / b) if self.needs[1] else None)
+
+
+class RoundedDiv(Function):
+    """a / b rounded down ('floor') or toward zero ('trunc'): piecewise constant, so both gradients are 0 (as
+    PyTorch's div with a rounding_mode); integers stay integers"""
+
+    def forward(self, a, b, mode):
+        if mode == "floor":
+            return np.floor_divide(a, b)
+        out = np.true_divide(a, b)
+        return np.trunc(out).astype(np.result_type(a, b), copy=False) if np.result_type(a, b).kind in "iu" else \
+            np.trunc(out)
+
+    def backward(self, g):
+        return tuple(np.zeros_like(g) if need else None for need in self.needs[:2])
+
+
+def div(a, b, rounding_mode=None):
+    """a / b; ``rounding_mode`` None (true division), 'floor' or 'trunc', as torch.div."""
+    if rounding_mode is None:
+        return Div.apply(a, b)
+    if rounding_mode not in ("floor", "trunc"):
+        raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
+                         f"{rounding_mode!r}")
+    return RoundedDiv.apply(a, b, rounding_mode)
+
+
 class Neg(Function):
     """d(−a)/da = −1"""
 
