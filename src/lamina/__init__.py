@@ -29,7 +29,7 @@ from lamina.factories import (
 from lamina.ops.arithmetic import where
 from lamina.ops.linalg import matmul
 from lamina.ops.shape import cat, chunk, split, stack
-from lamina.random import Generator, get_rng_state, manual_seed, seed, set_rng_state
+from lamina.random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from lamina.tensor import Tensor
 
 __version__ = "0.1.0"

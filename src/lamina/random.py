@@ -1,10 +1,18 @@
-"""One seeded source of randomness for the whole library (initialisation, dropout, shuffling)."""
+"""One seeded source of randomness for the whole library (initialisation, dropout, shuffling).
+
+A fresh process starts from a seed drawn from the operating system, as PyTorch: call ``lamina.manual_seed(n)``
+for runs that repeat bit for bit.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-_state = {"rng": np.random.default_rng(0)}
+_state = {}  # "rng": the global generator; "seed": the seed it started from
+
+
+def _start(seed: int) -> None:
+    _state["rng"], _state["seed"] = np.random.default_rng(seed), seed
 
 
 class Generator:
@@ -26,14 +34,20 @@ class Generator:
 
 def manual_seed(seed: int) -> None:
     """Seed every source of randomness lamina uses: the same seed gives bit-identical runs."""
-    _state["rng"] = np.random.default_rng(int(seed))
+    _start(int(seed))
 
 
 def seed() -> int:
-    """Seed from the operating system's entropy and return the seed used."""
+    """Seed from the operating system's entropy and return the seed used (what a fresh process does, as PyTorch)."""
     s = int(np.random.SeedSequence().entropy % (2**63))
     manual_seed(s)
     return s
+
+
+def initial_seed() -> int:
+    """The seed the global generator started from: the one given to ``manual_seed``, else the one drawn from the
+    operating system when lamina was imported."""
+    return _state["seed"]
 
 
 def rng(generator: Generator | None = None) -> np.random.Generator:
@@ -48,3 +62,6 @@ def get_rng_state() -> dict:
 
 def set_rng_state(state: dict) -> None:
     _state["rng"].bit_generator.state = state
+
+
+seed()  # a fresh process draws its seed from the OS, as PyTorch; manual_seed makes runs repeatable
