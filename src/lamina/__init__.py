@@ -55,7 +55,7 @@ del _name
 
 # Subpackages and the training API load on first use, so `import lamina` stays light.
 _LAZY_MODULES = {"nn", "optim", "data", "datasets", "metrics", "callbacks", "plot", "training", "serialization",
-                 "cli"}
+                 "cli", "viz"}
 _LAZY_ATTRS = {
     "save": "serialization", "load": "serialization", "save_checkpoint": "serialization",
     "load_checkpoint": "serialization",
