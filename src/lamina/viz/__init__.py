@@ -8,7 +8,9 @@
 """
 
 from lamina.viz.graph import Cluster, Graph, Node, graph, tensor_stats
+from lamina.viz.health import TrainingHealth
 from lamina.viz.html import page
 from lamina.viz.trace import LayerTrace, TensorInfo, Trace, trace
 
-__all__ = ["Graph", "Node", "Cluster", "graph", "tensor_stats", "page", "trace", "Trace", "LayerTrace", "TensorInfo"]
+__all__ = ["Graph", "Node", "Cluster", "graph", "tensor_stats", "page", "trace", "Trace", "LayerTrace", "TensorInfo",
+           "TrainingHealth"]
