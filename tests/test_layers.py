@@ -14,6 +14,7 @@ LAYERS = [
     {"nn", "optim"},
     {"data", "datasets", "metrics", "serialization", "utils"},
     {"training", "callbacks"},
+    {"viz"},
     {"plot", "cli"},
 ]
 RANK = {part: i for i, layer in enumerate(LAYERS) for part in layer}

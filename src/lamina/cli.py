@@ -9,6 +9,7 @@ predict, plot and inspect the saved run.
     lamina predict runs/digits --input samples.csv --output predictions.csv
     lamina plot runs/digits
     lamina info runs/digits
+    lamina graph runs/digits              # graph.html: the computation graph, with values and gradients
 
 A run folder holds model.safetensors (the weights), config.json (what rebuilds the model and preprocesses raw
 input: dataset, task, sizes, activation, class names, feature scaler), history.json, metrics.json (test
@@ -454,6 +455,24 @@ def cmd_plot(args) -> int:
     return 0
 
 
+def cmd_graph(args) -> int:
+    from lamina import viz  # the drawing code loads only for this command
+
+    config, model = load_run(args.run)
+    X, y = _reload_test_data(config)
+    X, y = lamina.from_numpy(X[: args.batch_size]), np.asarray(y[: args.batch_size])
+    if config["task"] == "regression":
+        t = config["target_scaler"]
+        y = ((y.astype(np.float64) - t["mean"]) / t["scale"]).astype(np.float32).reshape(-1, 1)
+    y = lamina.from_numpy(y.astype(np.int64) if config["task"] == "classification" else y)
+    model.eval()  # dropout off: the graph shows what the trained model computes
+    graphs = [viz.graph(model, X, target=y, loss_fn=_loss(config), level=level) for level in ("module", "op")]
+    path = Path(args.run) / "graph.html"
+    viz.page(graphs, title=f"{Path(args.run).name}: the computation graph of {len(X)} test samples", path=path)
+    print(f"wrote {path}")
+    return 0
+
+
 def cmd_info(args) -> int:
     config, model = load_run(args.run)
     run = Path(args.run)
@@ -533,6 +552,11 @@ def make_parser() -> argparse.ArgumentParser:
     pl = sub.add_parser("plot", help="write a run's plots (PNG) into its folder")
     pl.add_argument("run", metavar="RUN")
     pl.set_defaults(func=cmd_plot)
+
+    g = sub.add_parser("graph", help="write graph.html: the model's computation graph, by module and by operation")
+    g.add_argument("run", metavar="RUN")
+    g.add_argument("--batch-size", type=int, default=8, help="test samples run through the graph (default 8)")
+    g.set_defaults(func=cmd_graph)
 
     i = sub.add_parser("info", help="architecture, parameter count and final metrics of a run")
     i.add_argument("run", metavar="RUN")

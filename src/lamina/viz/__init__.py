@@ -1,0 +1,16 @@
+"""Seeing inside: pictures of the computation graph and of each layer's forward and backward pass.
+
+- ``graph(loss, params=dict(model.named_parameters()))`` or ``graph(model, x)``: a ``Graph`` with
+  ``to_dot()``, ``to_svg()`` (drawn by lamina, no graphviz needed) and ``to_html(path)`` (one offline page:
+  collapse and expand modules, a tensor's statistics on hover).
+- ``trace(model, x, y, loss_fn)``: each layer's building block, a[l-1], W, b → z, a forward and
+  dA → dZ, dW, db, dA[l-1] backward, printed as a table or drawn as a figure.
+"""
+
+from lamina.viz.graph import Cluster, Graph, Node, graph, tensor_stats
+from lamina.viz.health import TrainingHealth
+from lamina.viz.html import page
+from lamina.viz.trace import LayerTrace, TensorInfo, Trace, trace
+
+__all__ = ["Graph", "Node", "Cluster", "graph", "tensor_stats", "page", "trace", "Trace", "LayerTrace", "TensorInfo",
+           "TrainingHealth"]
