@@ -9,11 +9,13 @@ from lamina.nn.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLo
 from lamina.nn.module import LayerInputError, Module
 from lamina.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 from lamina.nn.parameter import Parameter
+from lamina.nn.sparse import Embedding, EmbeddingBag
 
 __all__ = [
     "Module", "Parameter", "LayerInputError", "Sequential", "ModuleList", "ModuleDict",
     "Linear", "Identity", "Flatten", "Dropout", "BatchNorm1d", "BatchNorm2d", "LayerNorm",
     "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "GELU", "ELU", "SiLU", "Softplus",
     "MSELoss", "L1Loss", "HuberLoss", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "NLLLoss",
+    "Embedding", "EmbeddingBag",
     "functional", "init", "utils",
 ]
