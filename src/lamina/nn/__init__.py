@@ -9,6 +9,7 @@ from lamina.nn.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLo
 from lamina.nn.module import LayerInputError, Module
 from lamina.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 from lamina.nn.parameter import Parameter
+from lamina.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 from lamina.nn.sparse import Embedding, EmbeddingBag
 
 __all__ = [
@@ -16,6 +17,6 @@ __all__ = [
     "Linear", "Identity", "Flatten", "Dropout", "BatchNorm1d", "BatchNorm2d", "LayerNorm",
     "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "GELU", "ELU", "SiLU", "Softplus",
     "MSELoss", "L1Loss", "HuberLoss", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "NLLLoss",
-    "Embedding", "EmbeddingBag",
+    "Embedding", "EmbeddingBag", "RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell",
     "functional", "init", "utils",
 ]

@@ -237,3 +237,29 @@ class Pad(Function):
 
     def backward(self, g):
         return g[self.inner]
+
+
+class GatherDistinct(Function):
+    """y = x[index], each position named at most once (nn.utils.rnn's packing): the gradient is put back there"""
+
+    def forward(self, x, index):
+        self.shape, self.index = x.shape, index
+        return x[index]
+
+    def backward(self, g):
+        grad = np.zeros(self.shape, dtype=g.dtype)
+        grad[self.index] = g  # a plain assignment: no position repeats
+        return grad, None
+
+
+class ScatterDistinct(Function):
+    """y = value everywhere but y[index] = x, each position named once (unpacking); dL/dx = g[index]"""
+
+    def forward(self, x, index, shape, value):
+        self.index = index
+        out = np.full(shape, value, dtype=x.dtype)
+        out[index] = x
+        return out
+
+    def backward(self, g):
+        return g[self.index], None, None, None
