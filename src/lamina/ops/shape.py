@@ -159,6 +159,24 @@ def getitem(x: Tensor, index) -> Tensor:
         raise IndexError(f"index {index!r} is invalid for a tensor of shape {x.shape}: {err}") from None
 
 
+class Triangle(Function):
+    """tril(x, k) / triu(x, k) over the last two dims: the gradient keeps the same triangle"""
+
+    def forward(self, x, diagonal, upper):
+        self.diagonal, self.pick = diagonal, np.triu if upper else np.tril
+        return self.pick(x, diagonal)
+
+    def backward(self, g):
+        return self.pick(g, self.diagonal)
+
+
+def triangle(x: Tensor, diagonal: int, upper: bool) -> Tensor:
+    if x.ndim < 2:
+        raise ValueError(f"{'triu' if upper else 'tril'}: input tensor must have at least 2 dimensions, got shape "
+                         f"{x.shape}")
+    return Triangle.apply(x, int(diagonal), upper)
+
+
 class Cat(Function):
     """cat(xs, dim): the gradient is split back into the pieces' sizes"""
 

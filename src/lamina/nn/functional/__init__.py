@@ -34,6 +34,7 @@ __all__ = [
     "dropout", "linear", "batch_norm", "layer_norm", "one_hot", "pad",
     "mse_loss", "l1_loss", "huber_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
     "cross_entropy", "nll_loss", "embedding", "embedding_bag",
+    "scaled_dot_product_attention", "multi_head_attention_forward",
 ]
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -383,4 +384,5 @@ def nll_loss(input: Tensor, target, weight=None, ignore_index: int = -100, reduc
                        reduction)
 
 
+from lamina.nn.functional.attention import multi_head_attention_forward, scaled_dot_product_attention  # noqa: E402
 from lamina.nn.functional.sparse import embedding, embedding_bag  # noqa: E402  (the lookup layers' entry points)
