@@ -65,3 +65,21 @@ def test_recurrent_functions_without_bias_gradcheck():
         return _rnn.GRU.apply(x, h0, w_ih, w_hh, None, None, batch_sizes=BATCH_SIZES, reverse=False)
 
     assert gradcheck(fn, [t(9, 2), t(3, 3), t(9, 2), t(9, 3)])
+
+
+def test_attention_gradcheck_with_masks():
+    mask = lamina.tensor(np.array([[True, False, True], [False, False, True]]))
+    assert gradcheck(lambda q, k, v: F.scaled_dot_product_attention(q, k, v, mask), [t(2, 2, 4), t(2, 3, 4),
+                                                                                     t(2, 3, 5)])
+    dead = lamina.tensor(np.array([[True, True, True], [False, False, False]]))  # query 1 attends nowhere: zeros
+    assert gradcheck(lambda q, k, v: F.scaled_dot_product_attention(q, k, v, dead), [t(2, 4), t(3, 4), t(3, 2)])
+
+
+def test_multi_head_attention_gradcheck():
+    kpm = lamina.tensor(np.array([[False, False, True], [False, False, False]]))
+
+    def fn(q, kv, w_in, b_in, w_out, b_out):
+        return F.multi_head_attention_forward(q, kv, kv, 4, 2, w_in, b_in, None, None, False, 0.0, w_out, b_out,
+                                              key_padding_mask=kpm)[0]
+
+    assert gradcheck(fn, [t(2, 2, 4), t(3, 2, 4), t(12, 4), t(12), t(4, 4), t(4)])
