@@ -247,3 +247,12 @@ def test_errors_name_the_layer():
         nn.GRUCell(4, 3)(lamina.randn(2, 4), lamina.randn(3, 3))
     with pytest.raises(nn.LayerInputError, match="expected input of 2 dimensions"):
         nn.RNN(4, 3)(lamina.randn(4))
+
+
+def test_readme_sequence_example_runs(capsys):
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    start = text.index("```python", text.index("### Sequence models")) + len("```python")
+    exec(compile(text[start:text.index("```", start)], "README.md", "exec"), {})
+    assert capsys.readouterr().out.split("\n")[:2] == ["(3, 7, 64) (4, 3, 32)", "(3, 7, 16)"]
