@@ -551,6 +551,11 @@ class Tensor:
     def chunk(self, chunks, dim=0): return ops.shape.chunk(self, chunks, dim)
     def matmul(self, other): return ops.linalg.matmul(self, other)
     def mm(self, other): return ops.linalg.matmul(self, other)
+    def bmm(self, other): return ops.linalg.bmm(self, other)
+    def baddbmm(self, batch1, batch2, *, beta=1, alpha=1): return ops.linalg.baddbmm(self, batch1, batch2, beta=beta,
+                                                                                     alpha=alpha)
+    def tril(self, diagonal=0): return ops.shape.triangle(self, diagonal, upper=False)
+    def triu(self, diagonal=0): return ops.shape.triangle(self, diagonal, upper=True)
 
     # -- printing ------------------------------------------------------------------------------
     def __repr__(self):

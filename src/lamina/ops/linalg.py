@@ -110,3 +110,21 @@ class TinyLinear(Linear):
     @property
     def name(self) -> str:
         return "LinearBackward0"  # the same op in the graph; only its implementation differs
+
+
+def bmm(a, b) -> Tensor:
+    """Batched matrix product of (B, n, m) and (B, m, p), without broadcasting (as torch.bmm)."""
+    if a.ndim != 3 or b.ndim != 3 or a.shape[0] != b.shape[0] or a.shape[2] != b.shape[1]:
+        raise ValueError(f"bmm: expected 3-D tensors (B, n, m) and (B, m, p), got shapes {a.shape} and {b.shape}")
+    _check_dtypes("bmm", a, b)
+    return MatMul.apply(a, b)
+
+
+def baddbmm(input, batch1, batch2, *, beta=1, alpha=1) -> Tensor:
+    """beta·input + alpha·(batch1 @ batch2), input broadcast to the product's shape (as torch.baddbmm)."""
+    product = bmm(batch1, batch2)
+    if alpha != 1:
+        product = product * alpha
+    if beta == 0:  # as torch: input is ignored, even its NaN and inf
+        return product
+    return product + (input if beta == 1 else input * beta)

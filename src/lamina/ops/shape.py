@@ -174,6 +174,24 @@ def getitem(x: Tensor, index) -> Tensor:
         raise IndexError(f"index {index!r} is invalid for a tensor of shape {x.shape}: {err}") from None
 
 
+class Triangle(Function):
+    """tril(x, k) / triu(x, k) over the last two dims: the gradient keeps the same triangle"""
+
+    def forward(self, x, diagonal, upper):
+        self.diagonal, self.pick = diagonal, np.triu if upper else np.tril
+        return self.pick(x, diagonal)
+
+    def backward(self, g):
+        return self.pick(g, self.diagonal)
+
+
+def triangle(x: Tensor, diagonal: int, upper: bool) -> Tensor:
+    if x.ndim < 2:
+        raise ValueError(f"{'triu' if upper else 'tril'}: input tensor must have at least 2 dimensions, got shape "
+                         f"{x.shape}")
+    return Triangle.apply(x, int(diagonal), upper)
+
+
 class Cat(Function):
     """cat(xs, dim): the gradient is split back into the pieces' sizes"""
 
@@ -252,3 +270,29 @@ class Pad(Function):
 
     def backward(self, g):
         return g[self.inner]
+
+
+class GatherDistinct(Function):
+    """y = x[index], each position named at most once (nn.utils.rnn's packing): the gradient is put back there"""
+
+    def forward(self, x, index):
+        self.shape, self.index = x.shape, index
+        return x[index]
+
+    def backward(self, g):
+        grad = np.zeros(self.shape, dtype=g.dtype)
+        grad[self.index] = g  # a plain assignment: no position repeats
+        return grad, None
+
+
+class ScatterDistinct(Function):
+    """y = value everywhere but y[index] = x, each position named once (unpacking); dL/dx = g[index]"""
+
+    def forward(self, x, index, shape, value):
+        self.index = index
+        out = np.full(shape, value, dtype=x.dtype)
+        out[index] = x
+        return out
+
+    def backward(self, g):
+        return g[self.index], None, None, None

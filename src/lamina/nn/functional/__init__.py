@@ -33,7 +33,8 @@ __all__ = [
     "relu", "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax", "gelu", "elu", "silu", "softplus",
     "dropout", "linear", "batch_norm", "layer_norm", "one_hot", "pad",
     "mse_loss", "l1_loss", "huber_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
-    "cross_entropy", "nll_loss",
+    "cross_entropy", "nll_loss", "embedding", "embedding_bag",
+    "scaled_dot_product_attention", "multi_head_attention_forward",
 ]
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -381,3 +382,7 @@ def nll_loss(input: Tensor, target, weight=None, ignore_index: int = -100, reduc
     target, weight = _check_class_target("nll_loss", input, target, weight, ignore_index, allow_probs=False)
     return _with_batch(lambda x, t: _loss.NLLLoss.apply(x, t, weight, ignore_index, reduction), input, target,
                        reduction)
+
+
+from lamina.nn.functional.attention import multi_head_attention_forward, scaled_dot_product_attention  # noqa: E402
+from lamina.nn.functional.sparse import embedding, embedding_bag  # noqa: E402  (the lookup layers' entry points)

@@ -1,0 +1,199 @@
+"""Recurrent layers, one graph node per layer and direction, with a hand-written backward through time.
+
+Each Function runs one direction of one layer over a whole batch of sequences. The input projection of every
+time step is one GEMM before the loop, the loop does only ``h·W_hhᵀ`` and the gate arithmetic of each step, and
+the backward walks the steps in reverse, then forms the weight gradients as GEMMs after its loop.
+
+The layout is PyTorch's packed one (``nn.utils.rnn.PackedSequence``): ``x`` is (N, input) holding the rows of
+time step 0, then of step 1, ..., and ``batch_sizes[t]`` says how many sequences are still running at step t
+(the longest first, so they are the first rows of the state). A padded batch (T, B, input) is the special case
+``batch_sizes = [B] * T``, ``x = input.reshape(T·B, input)``. A sequence that has ended keeps its last state
+(its h_n); in the reverse direction a sequence starts from h0 at its own last step.
+
+The result is one array: the outputs (N, H), then h_n (B, H), then (LSTM) c_n (B, H), stacked by rows; the
+module slices it. The cells of ``nn.RNNCell``, ``nn.LSTMCell`` and ``nn.GRUCell``, built from ordinary ops, are
+the readable reference these loops are tested against.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lamina.autograd.function import Function
+from lamina.ops.unary import sigmoid_array
+
+
+def steps(batch_sizes, reverse: bool):
+    """(first row, number of rows) of each time step's block in the packed layout, in the order they are run."""
+    starts = np.concatenate(([0], np.cumsum(batch_sizes)[:-1]))
+    blocks = [(int(s), int(n)) for s, n in zip(starts, batch_sizes)]
+    return blocks[::-1] if reverse else blocks
+
+
+def _bias_grads(d, has_bias, needs):
+    """dL/db of a bias added to every row (None where there is no bias or it needs no gradient)."""
+    return np.add.reduce(d, axis=0) if has_bias and needs else None
+
+
+class RNN(Function):
+    """h_t = f(x_t·W_ihᵀ + b_ih + h_{t−1}·W_hhᵀ + b_hh), f = tanh or relu; BPTT: δ_t = (g_t + δ_{t+1}·W_hh)·f′"""
+
+    def forward(self, x, h0, w_ih, w_hh, b_ih, b_hh, *, batch_sizes, reverse, nonlinearity):
+        n_rows, batch = x.shape[0], h0.shape[0]
+        self.batch_sizes, self.reverse, self.relu, self.has_bias = batch_sizes, reverse, nonlinearity == "relu", \
+            b_ih is not None
+        result = np.empty((n_rows + batch, h0.shape[1]), dtype=x.dtype)
+        y = result[:n_rows]
+        np.dot(x, w_ih.T, out=y)  # every step's input projection in one GEMM
+        if b_ih is not None:
+            y += b_ih + b_hh
+        h = h0.copy()
+        h_prev = np.empty_like(y)
+        for s, n in steps(batch_sizes, reverse):
+            a = y[s:s + n]
+            h_prev[s:s + n] = h[:n]
+            a += np.dot(h[:n], w_hh.T)
+            if self.relu:
+                np.maximum(a, 0, out=a)
+            else:
+                np.tanh(a, out=a)
+            h[:n] = a
+        result[n_rows:] = h
+        self.save(x, w_ih, w_hh, h_prev, y)
+        return result
+
+    def backward(self, g):
+        x, w_ih, w_hh, h_prev, y = self.saved
+        n_rows = x.shape[0]
+        g_out, dh = g[:n_rows], g[n_rows:].copy()
+        d = np.empty_like(y)  # dL/d(pre-activation) of every step
+        for s, n in steps(self.batch_sizes, not self.reverse):
+            ds = d[s:s + n]
+            np.add(g_out[s:s + n], dh[:n], out=ds)
+            ys = y[s:s + n]
+            ds *= (ys > 0) if self.relu else 1 - ys * ys
+            dh[:n] = np.dot(ds, w_hh)
+        needs = self.needs
+        dx = np.dot(d, w_ih) if needs[0] else None
+        dw_ih = np.dot(d.T, x) if needs[2] else None
+        dw_hh = np.dot(d.T, h_prev) if needs[3] else None
+        db = _bias_grads(d, self.has_bias, needs[4] or needs[5])
+        return dx, (dh if needs[1] else None), dw_ih, dw_hh, db, db
+
+
+class LSTM(Function):
+    """gates i, f, g, o = σ, σ, tanh, σ of x_t·W_ihᵀ + b_ih + h_{t−1}·W_hhᵀ + b_hh; c_t = f·c_{t−1} + i·g,
+    h_t = o·tanh(c_t); BPTT carries dL/dh and dL/dc back through the steps"""
+
+    def forward(self, x, h0, c0, w_ih, w_hh, b_ih, b_hh, *, batch_sizes, reverse):
+        n_rows, (batch, hidden) = x.shape[0], h0.shape
+        self.batch_sizes, self.reverse, self.has_bias = batch_sizes, reverse, b_ih is not None
+        gates = np.dot(x, w_ih.T)  # (N, 4H): becomes the gates' activations, step by step
+        if b_ih is not None:
+            gates += b_ih + b_hh
+        result = np.empty((n_rows + 2 * batch, hidden), dtype=x.dtype)
+        h, c = h0.copy(), c0.copy()
+        h_prev, c_prev, tanh_c = np.empty_like(result[:n_rows]), np.empty_like(result[:n_rows]), \
+            np.empty_like(result[:n_rows])
+        two, three = 2 * hidden, 3 * hidden
+        for s, n in steps(batch_sizes, reverse):
+            z = gates[s:s + n]
+            z += np.dot(h[:n], w_hh.T)
+            z[:, :two] = sigmoid_array(z[:, :two])
+            z[:, three:] = sigmoid_array(z[:, three:])
+            np.tanh(z[:, two:three], out=z[:, two:three])
+            i, f, gg, o = z[:, :hidden], z[:, hidden:two], z[:, two:three], z[:, three:]
+            h_prev[s:s + n], c_prev[s:s + n] = h[:n], c[:n]
+            cn = f * c[:n] + i * gg
+            c[:n] = cn
+            tc = tanh_c[s:s + n]
+            np.tanh(cn, out=tc)
+            np.multiply(o, tc, out=result[s:s + n])
+            h[:n] = result[s:s + n]
+        result[n_rows:n_rows + batch], result[n_rows + batch:] = h, c
+        self.save(x, w_ih, w_hh, gates, h_prev, c_prev, tanh_c)
+        return result
+
+    def backward(self, g):
+        x, w_ih, w_hh, gates, h_prev, c_prev, tanh_c = self.saved
+        n_rows, hidden = x.shape[0], w_hh.shape[1]
+        batch = (g.shape[0] - n_rows) // 2
+        g_out, dh, dc = g[:n_rows], g[n_rows:n_rows + batch].copy(), g[n_rows + batch:].copy()
+        d = np.empty_like(gates)  # dL/d(pre-activation gates)
+        two, three = 2 * hidden, 3 * hidden
+        for s, n in steps(self.batch_sizes, not self.reverse):
+            z, tc = gates[s:s + n], tanh_c[s:s + n]
+            i, f, gg, o = z[:, :hidden], z[:, hidden:two], z[:, two:three], z[:, three:]
+            dhn = g_out[s:s + n] + dh[:n]
+            dcn = dc[:n] + dhn * o * (1 - tc * tc)
+            ds = d[s:s + n]
+            ds[:, :hidden] = dcn * gg * i * (1 - i)
+            ds[:, hidden:two] = dcn * c_prev[s:s + n] * f * (1 - f)
+            ds[:, two:three] = dcn * i * (1 - gg * gg)
+            ds[:, three:] = dhn * tc * o * (1 - o)
+            dc[:n] = dcn * f
+            dh[:n] = np.dot(ds, w_hh)
+        needs = self.needs
+        dx = np.dot(d, w_ih) if needs[0] else None
+        dw_ih = np.dot(d.T, x) if needs[3] else None
+        dw_hh = np.dot(d.T, h_prev) if needs[4] else None
+        db = _bias_grads(d, self.has_bias, needs[5] or needs[6])
+        return dx, (dh if needs[1] else None), (dc if needs[2] else None), dw_ih, dw_hh, db, db
+
+
+class GRU(Function):
+    """r, z = σ(x_t·W_i{r,z}ᵀ + b_i{r,z} + h_{t−1}·W_h{r,z}ᵀ + b_h{r,z}), n = tanh(x_t·W_inᵀ + b_in +
+    r·(h_{t−1}·W_hnᵀ + b_hn)), h_t = (1 − z)·n + z·h_{t−1}; BPTT carries dL/dh back through the steps"""
+
+    def forward(self, x, h0, w_ih, w_hh, b_ih, b_hh, *, batch_sizes, reverse):
+        n_rows, (batch, hidden) = x.shape[0], h0.shape
+        self.batch_sizes, self.reverse, self.has_bias = batch_sizes, reverse, b_ih is not None
+        gates = np.dot(x, w_ih.T)  # (N, 3H): becomes r, z, n step by step
+        if b_ih is not None:
+            gates += b_ih
+        result = np.empty((n_rows + batch, hidden), dtype=x.dtype)
+        h = h0.copy()
+        h_prev, hn = np.empty_like(result[:n_rows]), np.empty_like(result[:n_rows])
+        two = 2 * hidden
+        for s, n in steps(batch_sizes, reverse):
+            a = gates[s:s + n]
+            hp = np.dot(h[:n], w_hh.T)
+            if b_hh is not None:
+                hp += b_hh
+            a[:, :two] = sigmoid_array(a[:, :two] + hp[:, :two])
+            r, z = a[:, :hidden], a[:, hidden:two]
+            hn[s:s + n] = hp[:, two:]
+            a[:, two:] = np.tanh(a[:, two:] + r * hp[:, two:])
+            nn = a[:, two:]
+            h_prev[s:s + n] = h[:n]
+            h[:n] = nn + z * (h[:n] - nn)
+            result[s:s + n] = h[:n]
+        result[n_rows:] = h
+        self.save(x, w_ih, w_hh, gates, h_prev, hn)
+        return result
+
+    def backward(self, g):
+        x, w_ih, w_hh, gates, h_prev, hn = self.saved
+        n_rows, hidden = x.shape[0], w_hh.shape[1]
+        g_out, dh = g[:n_rows], g[n_rows:].copy()
+        dx_pre, dh_pre = np.empty_like(gates), np.empty_like(gates)  # dL/d(x·W_ihᵀ + b_ih), dL/d(h·W_hhᵀ + b_hh)
+        two = 2 * hidden
+        for s, n in steps(self.batch_sizes, not self.reverse):
+            a = gates[s:s + n]
+            r, z, nn = a[:, :hidden], a[:, hidden:two], a[:, two:]
+            dhn = g_out[s:s + n] + dh[:n]
+            dn = dhn * (1 - z) * (1 - nn * nn)
+            dxs, dhs = dx_pre[s:s + n], dh_pre[s:s + n]
+            dxs[:, :hidden] = dn * hn[s:s + n] * r * (1 - r)
+            dxs[:, hidden:two] = dhn * (h_prev[s:s + n] - nn) * z * (1 - z)
+            dxs[:, two:] = dn
+            dhs[:, :two] = dxs[:, :two]
+            dhs[:, two:] = dn * r
+            dh[:n] = dhn * z + np.dot(dhs, w_hh)
+        needs = self.needs
+        dx = np.dot(dx_pre, w_ih) if needs[0] else None
+        dw_ih = np.dot(dx_pre.T, x) if needs[2] else None
+        dw_hh = np.dot(dh_pre.T, h_prev) if needs[3] else None
+        db_ih = _bias_grads(dx_pre, self.has_bias, needs[4])
+        db_hh = _bias_grads(dh_pre, self.has_bias, needs[5])
+        return dx, (dh if needs[1] else None), dw_ih, dw_hh, db_ih, db_hh
