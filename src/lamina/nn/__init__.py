@@ -4,12 +4,24 @@ from lamina.nn import functional, init, utils
 from lamina.nn.activation import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh
 from lamina.nn.attention import MultiheadAttention
 from lamina.nn.containers import ModuleDict, ModuleList, Sequential
-from lamina.nn.dropout import Dropout
+from lamina.nn.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d, Fold, Unfold
+from lamina.nn.dropout import Dropout, Dropout1d, Dropout2d
 from lamina.nn.linear import Flatten, Identity, Linear
 from lamina.nn.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss, NLLLoss
 from lamina.nn.module import LayerInputError, Module
-from lamina.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
+from lamina.nn.normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
 from lamina.nn.parameter import Parameter
+from lamina.nn.pooling import (
+    AdaptiveAvgPool1d,
+    AdaptiveAvgPool2d,
+    AdaptiveMaxPool1d,
+    AdaptiveMaxPool2d,
+    AvgPool1d,
+    AvgPool2d,
+    MaxPool1d,
+    MaxPool2d,
+    Upsample,
+)
 from lamina.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 from lamina.nn.sparse import Embedding, EmbeddingBag
 from lamina.nn.transformer import (
@@ -23,6 +35,9 @@ from lamina.nn.transformer import (
 __all__ = [
     "Module", "Parameter", "LayerInputError", "Sequential", "ModuleList", "ModuleDict",
     "Linear", "Identity", "Flatten", "Dropout", "BatchNorm1d", "BatchNorm2d", "LayerNorm",
+    "Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d", "Unfold", "Fold",
+    "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d",
+    "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "Upsample", "GroupNorm", "Dropout1d", "Dropout2d",
     "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "GELU", "ELU", "SiLU", "Softplus",
     "MSELoss", "L1Loss", "HuberLoss", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "NLLLoss",
     "Embedding", "EmbeddingBag", "RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell",

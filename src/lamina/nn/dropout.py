@@ -21,3 +21,19 @@ class Dropout(Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"
+
+
+class Dropout1d(Dropout):
+    """In training, zero whole channels of (N, C, L) (or (C, L)) with probability p and scale the rest by
+    1/(1 − p): neighbouring positions are correlated, so dropping single values would regularise little."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.dropout1d(input, self.p, self.training)
+
+
+class Dropout2d(Dropout):
+    """In training, zero whole feature maps of (N, C, H, W) (or (C, H, W)) with probability p and scale the rest
+    by 1/(1 − p)."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.dropout2d(input, self.p, self.training)

@@ -1,4 +1,5 @@
-"""Normalisation layers: BatchNorm1d/2d (per channel, over the batch) and LayerNorm (per sample)."""
+"""Normalisation layers: BatchNorm1d/2d (per channel, over the batch), LayerNorm (per sample) and GroupNorm (per
+group of channels of each sample)."""
 
 from __future__ import annotations
 
@@ -117,4 +118,36 @@ class LayerNorm(Module):
 
     def extra_repr(self) -> str:
         return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
+                f"bias={self.bias is not None}")
+
+
+class GroupNorm(Module):
+    """Normalise each group of num_channels/num_groups channels of each sample over the group's channels and
+    positions, then scale and shift each channel (independent of the batch, unlike BatchNorm)."""
+
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True, device=None,
+                 dtype=None, *, bias: bool = True):
+        super().__init__()
+        if num_groups <= 0 or num_channels % num_groups:
+            raise ValueError(f"GroupNorm: num_channels must be divisible by num_groups, got {num_channels} and "
+                             f"{num_groups}")
+        self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
+        dtype = np.dtype(dtype or np.float32)
+        self.register_parameter("weight", Parameter(np.ones(num_channels, dtype=dtype)) if affine else None)
+        self.register_parameter("bias", Parameter(np.zeros(num_channels, dtype=dtype)) if affine and bias else None)
+
+    def reset_parameters(self) -> None:
+        if self.weight is not None:
+            self.weight.array[...] = 1
+        if self.bias is not None:
+            self.bias.array[...] = 0
+
+    def forward(self, input: Tensor) -> Tensor:
+        if input.ndim < 2 or input.shape[1] != self.num_channels:
+            raise LayerInputError(self, f"expected input with {self.num_channels} channels in dimension 1, "
+                                        f"got shape {tuple(input.shape)}")
+        return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
                 f"bias={self.bias is not None}")

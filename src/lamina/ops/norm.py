@@ -66,3 +66,35 @@ class LayerNorm(Function):
             gx = (gh - gh.mean(axis=self.axes, keepdims=True)
                   - xhat * np.mean(gh * xhat, axis=self.axes, keepdims=True)) * inv_std
         return gx, gw, gb
+
+
+class GroupNorm(Function):
+    """y = γ·x̂ + β per channel, x̂ = (x − μ)/√(σ² + ε) over each group of channels of each sample;
+    dx = (1/√(σ² + ε))·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)) within each group, ĝ = g·γ; dγ = Σ g·x̂, dβ = Σ g over all but 1"""
+
+    def forward(self, x, weight, bias, groups, eps):
+        n = x.shape[0]
+        self.shape, self.groups = (1, -1) + (1,) * (x.ndim - 2), groups
+        xg = x.reshape(n, groups, -1)
+        centred = xg - xg.mean(axis=-1, keepdims=True)
+        inv_std = 1 / np.sqrt(np.mean(centred * centred, axis=-1, keepdims=True) + np.asarray(eps, x.dtype))
+        xhat = (centred * inv_std).reshape(x.shape)
+        out = xhat if weight is None else xhat * weight.reshape(self.shape)
+        if bias is not None:
+            out = out + bias.reshape(self.shape)
+        self.save(xhat, inv_std, weight)
+        return out
+
+    def backward(self, g):
+        xhat, inv_std, weight = self.saved
+        axes = (0,) + tuple(range(2, g.ndim))
+        gw = (g * xhat).sum(axis=axes) if self.needs[1] else None
+        gb = g.sum(axis=axes) if self.needs[2] else None
+        gx = None
+        if self.needs[0]:
+            n = g.shape[0]
+            gh = (g if weight is None else g * weight.reshape(self.shape)).reshape(n, self.groups, -1)
+            xh = xhat.reshape(n, self.groups, -1)
+            gx = ((gh - gh.mean(axis=-1, keepdims=True) - xh * np.mean(gh * xh, axis=-1, keepdims=True))
+                  * inv_std).reshape(g.shape)
+        return gx, gw, gb

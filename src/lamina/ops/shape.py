@@ -296,3 +296,33 @@ class ScatterDistinct(Function):
 
     def backward(self, g):
         return g[self.index], None, None, None
+
+
+class PadMode(Function):
+    """reflect / replicate / circular padding (np.pad's reflect, edge, wrap): each border element copies one of x,
+    so its gradient is added back onto the element it copies"""
+
+    MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+    def forward(self, x, widths, mode):
+        self.widths, self.mode = widths, mode
+        return np.pad(x, widths, mode=self.MODES[mode])
+
+    def backward(self, g):
+        for axis, (lo, hi) in enumerate(self.widths):
+            if not (lo or hi):
+                continue
+            gm = np.moveaxis(g, axis, 0)
+            n = gm.shape[0] - lo - hi
+            core, left, right = gm[lo:lo + n].copy(), gm[:lo], gm[lo + n:]
+            if self.mode == "reflect":  # left border j copies x[lo − j], right border j copies x[n − 2 − j]
+                core[1:lo + 1] += left[::-1]
+                core[n - 1 - hi:n - 1] += right[::-1]
+            elif self.mode == "replicate":
+                core[0] += left.sum(axis=0)
+                core[n - 1] += right.sum(axis=0)
+            else:  # circular: left border copies the last lo elements, right border the first hi
+                core[n - lo:] += left
+                core[:hi] += right
+            g = np.moveaxis(core, 0, axis)
+        return g

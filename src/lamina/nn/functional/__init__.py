@@ -35,6 +35,10 @@ __all__ = [
     "mse_loss", "l1_loss", "huber_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
     "cross_entropy", "nll_loss", "embedding", "embedding_bag",
     "scaled_dot_product_attention", "multi_head_attention_forward",
+    # from the submodule conv, imported at the end
+    "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "unfold", "fold",
+    "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
+    "adaptive_max_pool1d", "adaptive_max_pool2d", "interpolate", "group_norm", "dropout1d", "dropout2d",
 ]
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -203,9 +207,10 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
 
 
 def pad(x: Tensor, pad, mode: str = "constant", value: float = 0.0) -> Tensor:
-    """PyTorch's order: (left, right) of the last dim first, then of the dim before, and so on."""
-    if mode != "constant":
-        raise ValueError(f"pad: only mode='constant' is supported, got {mode!r}")
+    """PyTorch's order: (left, right) of the last dim first, then of the dim before, and so on. Modes 'constant'
+    (with value), 'reflect' (mirror without the edge), 'replicate' (repeat the edge), 'circular' (wrap around)."""
+    if mode not in ("constant", "reflect", "replicate", "circular"):
+        raise ValueError(f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}")
     if len(pad) % 2 or len(pad) // 2 > x.ndim:
         raise ValueError(f"pad: padding {pad} must have an even length of at most 2·{x.ndim}")
     if any(p < 0 for p in pad):
@@ -213,7 +218,15 @@ def pad(x: Tensor, pad, mode: str = "constant", value: float = 0.0) -> Tensor:
     widths = [(0, 0)] * x.ndim
     for i in range(len(pad) // 2):
         widths[x.ndim - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))
-    return _shape.Pad.apply(x, tuple(widths), value)
+    if mode == "constant":
+        return _shape.Pad.apply(x, tuple(widths), value)
+    for n, (lo, hi) in zip(x.shape, widths):
+        if (lo or hi) and (n == 0 or (mode == "reflect" and max(lo, hi) >= n) or (mode == "circular" and
+                                                                                 max(lo, hi) > n)):
+            limit = {"reflect": "smaller than", "circular": "at most", "replicate": "at most"}[mode]
+            raise LayerInputError("pad", f"{mode} padding {(lo, hi)} must be {limit} the size of the dimension it "
+                                         f"pads, got input of shape {tuple(x.shape)}")
+    return _shape.PadMode.apply(x, tuple(widths), mode)
 
 
 # -- losses ---------------------------------------------------------------------------------------
@@ -385,4 +398,26 @@ def nll_loss(input: Tensor, target, weight=None, ignore_index: int = -100, reduc
 
 
 from lamina.nn.functional.attention import multi_head_attention_forward, scaled_dot_product_attention  # noqa: E402
+
+# the image layers' entry points (convolution, pooling, resampling, group norm, channel dropout): submodule conv
+from lamina.nn.functional.conv import (  # noqa: E402
+    adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
+    adaptive_max_pool1d,
+    adaptive_max_pool2d,
+    avg_pool1d,
+    avg_pool2d,
+    conv1d,
+    conv2d,
+    conv_transpose1d,
+    conv_transpose2d,
+    dropout1d,
+    dropout2d,
+    fold,
+    group_norm,
+    interpolate,
+    max_pool1d,
+    max_pool2d,
+    unfold,
+)
 from lamina.nn.functional.sparse import embedding, embedding_bag  # noqa: E402  (the lookup layers' entry points)

@@ -1,0 +1,202 @@
+"""Convolutions as matrix products over sliding windows (im2col), and their adjoint (col2im).
+
+A convolution of x (N, C, *size) with W (O, C/G, *kernel) takes, for each output position, the window of x it
+sees: ``windows`` is a strided view (no copy) of the padded input, ``columns`` copies it once into a matrix of
+C·K rows (K = kernel positions) and N·L columns (L = output positions), and one GEMM with W as a (O, C·K)
+matrix gives every output. The backward pass is two GEMMs (Gᵀ against the columns for dW, Wᵀ·G for the
+gradient of the columns) and ``col2im``, which adds the columns back onto the input in K strided slice
+additions, one per kernel offset: every element of x receives the sum of the gradients of all the windows it is
+in. A transposed convolution runs the same two halves the other way round.
+
+Shapes: ``padding`` is ((lo, hi), ...) per spatial dim; ``stride``, ``dilation`` are tuples; the spatial dims are
+the trailing ones, so the same code serves 1-D, 2-D (and 3-D) inputs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from lamina.autograd.function import Function
+
+
+def pad_zeros(x, padding, lead: int = 2):
+    """x with zeros added around its trailing dims: padding ((lo, hi), ...) per trailing dim."""
+    if not any(lo or hi for lo, hi in padding):
+        return x
+    return np.pad(x, ((0, 0),) * lead + tuple(padding))
+
+
+def unpad(xp, padding, size):
+    """The inverse of pad_zeros on a gradient: the centre of size ``size``."""
+    return xp[(Ellipsis,) + tuple(slice(lo, lo + n) for (lo, _), n in zip(padding, size))]
+
+
+def windows(xp, kernel, stride, dilation, out=None):
+    """View (*lead, *out, *kernel) of xp's trailing dims: windows[..., o, k] = xp[..., o·stride + k·dilation].
+    ``out`` limits the number of windows per dim (the first ones)."""
+    d = len(kernel)
+    extent = tuple(dl * (k - 1) + 1 for k, dl in zip(kernel, dilation))
+    view = sliding_window_view(xp, extent, axis=tuple(range(xp.ndim - d, xp.ndim)))
+    if out is None:
+        out = tuple((n - e) // s + 1 for n, e, s in zip(xp.shape[-d:], extent, stride))
+    steps = tuple(slice(None, (o - 1) * s + 1, s) for o, s in zip(out, stride)) + tuple(slice(None, None, dl)
+                                                                                       for dl in dilation)
+    return view[(Ellipsis,) + steps]
+
+
+def columns(win, lead: int = 2):
+    """Copy windows (N, C, *out, *kernel) once into the matrix (C·K, N·L) of the convolution's GEMM."""
+    d = (win.ndim - lead) // 2
+    order = (1,) + tuple(range(lead + d, lead + 2 * d)) + (0,) + tuple(range(lead, lead + d))
+    cols = np.empty(tuple(win.shape[i] for i in order), dtype=win.dtype)
+    np.copyto(cols, win.transpose(order))
+    return cols
+
+
+def col2im(cols, padded, stride, dilation):
+    """Sum window values cols (*lead, *kernel, *out) back onto an array of shape (*lead, *padded): one strided
+    slice addition per kernel offset (the adjoint of ``windows``)."""
+    d = len(padded)
+    lead, kernel, out = cols.shape[:-2 * d], cols.shape[-2 * d:-d], cols.shape[-d:]
+    xp = np.zeros(lead + tuple(padded), dtype=cols.dtype)
+    for offset in np.ndindex(*kernel):
+        at = tuple(slice(k * dl, k * dl + (o - 1) * s + 1, s) for k, dl, o, s in zip(offset, dilation, out, stride))
+        xp[(Ellipsis,) + at] += cols[(Ellipsis,) + offset + (slice(None),) * d]
+    return xp
+
+
+def _by_group(a, groups):
+    """(N, C, *size) -> (G, C/G, N·L): the channels of each group as the rows of a matrix."""
+    n, c = a.shape[:2]
+    return a.reshape(n, groups, c // groups, -1).transpose(1, 2, 0, 3).reshape(groups, c // groups, -1)
+
+
+def _from_group(m, n, size):
+    """(G, C/G, N·L) -> (N, C, *size), C-contiguous."""
+    c = m.shape[0] * m.shape[1]
+    return np.ascontiguousarray(m.reshape((c, n) + tuple(size)).swapaxes(0, 1))
+
+
+def _add_bias(y, b):
+    if b is not None:
+        y += b.reshape((-1,) + (1,) * (y.ndim - 2))
+    return y
+
+
+class Convolution(Function):
+    """y = W·cols(x) + b, one GEMM per group; dW = G·colsᵀ, dx = col2im(Wᵀ·G), db = Σ G over all dims but 1"""
+
+    def forward(self, x, w, b, stride, padding, dilation, groups):
+        n, size, kernel = x.shape[0], x.shape[2:], w.shape[2:]
+        xp = pad_zeros(x, padding)
+        win = windows(xp, kernel, stride, dilation)
+        out = win.shape[2:2 + len(kernel)]
+        cols = columns(win).reshape(groups, -1, n * int(np.prod(out)))  # (G, C/G·K, N·L)
+        wg = w.reshape(groups, w.shape[0] // groups, -1)  # (G, O/G, C/G·K)
+        y = np.matmul(wg, cols)  # (G, O/G, N·L)
+        self.geometry = (n, x.shape[1], size, xp.shape[2:], kernel, out, stride, padding, dilation, groups)
+        self.has_bias = b is not None
+        self.save(cols, wg)
+        return _add_bias(_from_group(y, n, out), b)
+
+    def backward(self, g):
+        cols, wg = self.saved
+        n, c, size, padded, kernel, out, stride, padding, dilation, groups = self.geometry
+        gm = _by_group(g, groups)  # (G, O/G, N·L)
+        gx = gw = gb = None
+        if self.needs[0]:
+            gcols = np.matmul(wg.transpose(0, 2, 1), gm)  # (G, C/G·K, N·L)
+            gcols = np.moveaxis(gcols.reshape((c,) + kernel + (n,) + out), 1 + len(kernel), 0)  # (N, C, *k, *out)
+            gx = unpad(col2im(gcols, padded, stride, dilation), padding, size)
+        if self.needs[1]:
+            gw = np.matmul(gm, cols.transpose(0, 2, 1)).reshape((-1, c // groups) + kernel)
+        if self.has_bias and self.needs[2]:
+            gb = g.sum(axis=(0,) + tuple(range(2, g.ndim)))
+        return gx, gw, gb
+
+    @property
+    def name(self) -> str:
+        return "ConvolutionBackward0"
+
+
+def transposed_size(size, kernel, stride, padding, output_padding, dilation):
+    """The output size of a transposed convolution: (n − 1)·s − 2p + d·(k − 1) + output_padding + 1 per dim."""
+    return tuple((n - 1) * s - 2 * p + dl * (k - 1) + op + 1
+                 for n, k, s, p, op, dl in zip(size, kernel, stride, padding, output_padding, dilation))
+
+
+class ConvTranspose(Function):
+    """y = col2im(Wᵀ·x) + b (the adjoint of Convolution's product); dx = W·cols(G), dW = x·cols(G)ᵀ, db = Σ G"""
+
+    def forward(self, x, w, b, stride, padding, output_padding, dilation, groups):
+        n, size, kernel = x.shape[0], x.shape[2:], w.shape[2:]
+        out = transposed_size(size, kernel, stride, padding, output_padding, dilation)
+        # col2im writes (n − 1)·s + d·(k − 1) + 1 positions; output_padding may reach beyond them (zeros there)
+        full = tuple(max(p + o, (m - 1) * s + dl * (k - 1) + 1)
+                     for p, o, m, s, dl, k in zip(padding, out, size, stride, dilation, kernel))
+        xg = _by_group(x, groups)  # (G, C/G, N·L)
+        wg = w.reshape(groups, w.shape[0] // groups, -1)  # (G, C/G, O/G·K)
+        cols = np.matmul(wg.transpose(0, 2, 1), xg)  # (G, O/G·K, N·L)
+        cout = cols.shape[0] * cols.shape[1] // int(np.prod(kernel))
+        cols = np.moveaxis(cols.reshape((cout,) + kernel + (n,) + size), 1 + len(kernel), 0)
+        y = unpad(col2im(cols, full, stride, dilation), tuple((p, 0) for p in padding), out)
+        self.geometry = (n, size, full, out, kernel, stride, padding, dilation, groups)
+        self.has_bias = b is not None
+        self.save(xg, wg)
+        return _add_bias(np.ascontiguousarray(y), b)
+
+    def backward(self, g):
+        xg, wg = self.saved
+        n, size, full, out, kernel, stride, padding, dilation, groups = self.geometry
+        gp = np.zeros(g.shape[:2] + full, dtype=g.dtype)
+        gp[(Ellipsis,) + tuple(slice(p, p + o) for p, o in zip(padding, out))] = g
+        cols = columns(windows(gp, kernel, stride, dilation, size)).reshape(groups, -1, n * int(np.prod(size)))
+        gx = gw = gb = None
+        if self.needs[0]:
+            gx = _from_group(np.matmul(wg, cols), n, size)
+        if self.needs[1]:
+            gw = np.matmul(xg, cols.transpose(0, 2, 1)).reshape((-1, g.shape[1] // groups) + kernel)
+        if self.has_bias and self.needs[2]:
+            gb = g.sum(axis=(0,) + tuple(range(2, g.ndim)))
+        return gx, gw, gb
+
+    @property
+    def name(self) -> str:
+        return "ConvolutionBackward0"
+
+
+class Unfold(Function):
+    """im2col: y[n, (c, k), l] = x_padded[n, c, o_l·s + k·d]; dx = col2im(g)"""
+
+    def forward(self, x, kernel, stride, padding, dilation):
+        n, c, size = x.shape[0], x.shape[1], x.shape[2:]
+        xp = pad_zeros(x, padding)
+        win = windows(xp, kernel, stride, dilation)  # (N, C, *out, *kernel)
+        d = len(kernel)
+        self.geometry = (size, xp.shape[2:], win.shape[2:2 + d], kernel, stride, padding, dilation)
+        order = (0, 1) + tuple(range(2 + d, 2 + 2 * d)) + tuple(range(2, 2 + d))
+        return np.ascontiguousarray(win.transpose(order)).reshape(n, c * int(np.prod(kernel)), -1)
+
+    def backward(self, g):
+        size, padded, out, kernel, stride, padding, dilation = self.geometry
+        cols = g.reshape((g.shape[0], -1) + kernel + out)
+        return unpad(col2im(cols, padded, stride, dilation), padding, size)
+
+
+class Fold(Function):
+    """col2im: y[n, c, p] = Σ of x[n, (c, k), l] over the windows (l, k) that cover p; dx = im2col(g)"""
+
+    def forward(self, x, size, kernel, stride, padding, dilation):
+        padded = tuple(n + lo + hi for n, (lo, hi) in zip(size, padding))
+        out = tuple((p - dl * (k - 1) - 1) // s + 1 for p, k, s, dl in zip(padded, kernel, stride, dilation))
+        self.geometry = (kernel, stride, padding, dilation, out)
+        cols = x.reshape((x.shape[0], -1) + kernel + out)
+        return np.ascontiguousarray(unpad(col2im(cols, padded, stride, dilation), padding, size))
+
+    def backward(self, g):
+        kernel, stride, padding, dilation, out = self.geometry
+        win = windows(pad_zeros(g, padding), kernel, stride, dilation, out)
+        d = len(kernel)
+        order = (0, 1) + tuple(range(2 + d, 2 + 2 * d)) + tuple(range(2, 2 + d))
+        return np.ascontiguousarray(win.transpose(order)).reshape(g.shape[0], -1, int(np.prod(out)))
