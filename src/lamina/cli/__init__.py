@@ -1,0 +1,118 @@
+"""The ``lamina`` command: train a multilayer perceptron on a bundled dataset or a CSV file, then evaluate,
+predict, plot and inspect the saved run.
+
+    lamina train                          # an MLP on the bundled handwritten digits
+    lamina train --data xor --hidden 8 --activation tanh
+    lamina train --csv houses.csv --target price --epochs 100
+    lamina train --resume runs/digits     # continue an interrupted run
+    lamina evaluate runs/digits
+    lamina predict runs/digits --input samples.csv --output predictions.csv
+    lamina plot runs/digits
+    lamina info runs/digits
+    lamina graph runs/digits              # graph.html: the computation graph, with values and gradients
+
+A run folder holds model.safetensors (the weights), config.json (what rebuilds the model and preprocesses raw
+input: dataset, task, sizes, activation, class names, feature scaler), history.json, metrics.json (test
+metrics), loss.png and checkpoint.ckpt (for --resume).
+"""
+
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from lamina.cli.commands import cmd_evaluate, cmd_graph, cmd_info, cmd_plot, cmd_predict, cmd_train
+from lamina.cli.runs import ACTIVATIONS, DATASETS, OPTIMIZERS, CLIError, _message, build_model, load_run
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# argument parsing
+# ---------------------------------------------------------------------------------------------------------------
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise CLIError(f"{message} (see `{self.prog} --help`)")
+
+
+def _positive_float(text):
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="lamina", description="Train and use neural networks with lamina.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    t = sub.add_parser("train", help="train an MLP (default: the bundled handwritten digits)")
+    t.add_argument("--data", help=f"bundled dataset: {', '.join(DATASETS)} (default digits)")
+    t.add_argument("--csv", metavar="PATH", help="train on a CSV file instead (with --target)")
+    t.add_argument("--target", metavar="COLUMN", help="the CSV column to predict")
+    t.add_argument("--task", choices=("classification", "regression"), help="inferred when possible")
+    t.add_argument("--hidden", metavar="SIZES", help="hidden layer sizes, e.g. 128,64 ('' for none)")
+    t.add_argument("--activation", choices=tuple(ACTIVATIONS))
+    t.add_argument("--dropout", type=_positive_float, help="dropout probability after each hidden layer")
+    t.add_argument("--batchnorm", action="store_true", help="BatchNorm1d after each hidden Linear layer")
+    t.add_argument("--optimizer", choices=OPTIMIZERS)
+    t.add_argument("--lr", type=_positive_float, help="learning rate")
+    t.add_argument("--weight-decay", type=_positive_float)
+    t.add_argument("--epochs", type=int)
+    t.add_argument("--batch-size", type=int)
+    t.add_argument("--test-size", type=_positive_float, help="held-out fraction (default 0.2)")
+    t.add_argument("--seed", type=int, help="seeds the split, the initial weights, shuffling and dropout (default 0)")
+    t.add_argument("--out", metavar="DIR", help="run folder (default runs/<dataset>-<time>)")
+    t.add_argument("--resume", metavar="RUN", help="continue the run in this folder from its checkpoint")
+    t.add_argument("--root", metavar="DIR", help="folder with the MNIST / Fashion-MNIST IDX files")
+    t.add_argument("--no-progress", action="store_true", help="no progress bars")
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("evaluate", help="print a run's test metrics")
+    e.add_argument("run", metavar="RUN")
+    e.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("predict", help="predict with a trained run")
+    p.add_argument("run", metavar="RUN")
+    p.add_argument("--input", required=True, metavar="FILE", help="raw features: .csv (header optional) or .npy")
+    p.add_argument("--output", metavar="FILE", help="write predictions to this .csv or .npy instead of printing")
+    p.set_defaults(func=cmd_predict)
+
+    pl = sub.add_parser("plot", help="write a run's plots (PNG) into its folder")
+    pl.add_argument("run", metavar="RUN")
+    pl.set_defaults(func=cmd_plot)
+
+    g = sub.add_parser("graph", help="write graph.html: the model's computation graph, by module and by operation")
+    g.add_argument("run", metavar="RUN")
+    g.add_argument("--batch-size", type=int, default=8, help="test samples run through the graph (default 8)")
+    g.set_defaults(func=cmd_graph)
+
+    i = sub.add_parser("info", help="architecture, parameter count and final metrics of a run")
+    i.add_argument("run", metavar="RUN")
+    i.set_defaults(func=cmd_info)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``lamina`` console script; returns the exit status."""
+    try:
+        args = make_parser().parse_args(argv)
+        if args.command is None:
+            make_parser().print_help()
+            return 2
+        return args.func(args)
+    except CLIError as err:
+        print(f"lamina: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("lamina: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # no tracebacks for users; LAMINA_DEBUG=1 shows them
+        if os.environ.get("LAMINA_DEBUG"):
+            raise
+        print(f"lamina: error: {type(err).__name__}: {_message(err)}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,264 @@
+"""The subcommands of ``lamina``: train, evaluate, predict, plot, graph, info. Each takes the parsed arguments and
+returns the exit status."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+
+import numpy as np
+
+import lamina
+from lamina import metrics
+from lamina.cli.runs import (
+    _RUN_SETTINGS,
+    CLIError,
+    _fit_scaler,
+    _load_data,
+    _loss,
+    _message,
+    _new_config,
+    _new_run_dir,
+    _optimizer,
+    _outputs_to_predictions,
+    _prepare,
+    _read_json,
+    _run_dir,
+    _scale,
+    _test_metrics,
+    _write_json,
+    build_model,
+    load_run,
+)
+from lamina.serialization import save
+from lamina.training import History, fit, predict
+from lamina.training.callbacks import GradientMonitor
+
+
+def cmd_train(args) -> int:
+    if args.resume:
+        fixed = [f"--{k.replace('_', '-')}" for k in _RUN_SETTINGS if getattr(args, k) not in (None, False)]
+        if fixed:
+            raise CLIError(f"--resume continues a run with its own settings; {', '.join(fixed)} cannot change "
+                           "(only --epochs and --no-progress can)")
+        run = _run_dir(args.resume)
+        config = _read_json(run / "config.json", "config")
+        if not (run / "checkpoint.ckpt").is_file():
+            raise CLIError(f"cannot resume {run}: checkpoint.ckpt is missing")
+        if args.epochs is not None:
+            config["epochs"] = args.epochs
+            _write_json(run / "config.json", config)
+    else:
+        config = _new_config(args)
+        run = _new_run_dir(args.out, config["dataset"])
+    data = _load_data(config["data"], config["seed"])
+    task = data["task"]
+    if not args.resume:
+        config["task"] = task
+        config["n_features"] = int(data["X_train"].shape[1])
+        config["scaler"] = _fit_scaler(data["X_train"])
+        config["feature_names"] = data["feature_names"]
+        config["class_names"] = data["class_names"]
+        if task == "classification":
+            config["n_outputs"] = int(data["n_classes"])
+        else:
+            y = np.asarray(data["y_train"], dtype=np.float64)
+            config["n_outputs"] = 1
+            config["target_scaler"] = {"mean": float(y.mean()), "scale": float(y.std() or 1.0)}
+        run.mkdir(parents=True, exist_ok=True)
+        _write_json(run / "config.json", config)
+
+    X_train, X_test, y_train, y_test = _prepare(data, config)
+    lamina.manual_seed(config["seed"])
+    model = build_model(config)
+    optimizer = _optimizer(config, model.parameters())
+    loss = _loss(config)
+    metric = "accuracy" if task == "classification" else "r2"
+    progress = not args.no_progress
+    if progress:
+        print(f"training {config['dataset']} ({task}, {len(X_train)} train / {len(X_test)} test samples) "
+              f"-> {run}", file=sys.stderr)
+    history = fit(model, (X_train, y_train), loss=loss, optimizer=optimizer, epochs=config["epochs"],
+                  val=(X_test, y_test), metrics=[metric], batch_size=config["batch_size"], progress=progress,
+                  checkpoint=run / "checkpoint.ckpt", resume=run / "checkpoint.ckpt" if args.resume else None,
+                  callbacks=[GradientMonitor(every=10)])
+    save(model.state_dict(), run / "model.safetensors")
+    _write_json(run / "history.json", history.to_dict())
+    results = _test_metrics(model, config, X_test, data["y_test"])
+    _write_json(run / "metrics.json", results)
+    if history.interrupted:
+        print(f"interrupted: continue with `lamina train --resume {run}`", file=sys.stderr)
+    elif args.resume and len(history) > config["epochs"]:
+        print(f"note: the checkpoint had already completed {len(history)} epochs; nothing to train "
+              f"(pass --epochs above {len(history)} to train more)", file=sys.stderr)
+    _loss_plot(history, run)
+    for key, value in results.items():
+        print(f"test {key}: {value:.4f}")
+    print(f"run saved to {run}")
+    return 130 if history.interrupted else 0
+
+
+def _loss_plot(history, run: Path) -> None:
+    try:
+        from lamina.plot import plot_history  # matplotlib (optional) loads only for plots
+
+        plot_history(history, run / "loss.png", title=str(run.name), val_label="test")
+    except ImportError as err:
+        print(f"note: loss curve not plotted ({err})", file=sys.stderr)
+
+
+def _reload_test_data(config):
+    data = _load_data(config["data"], config["seed"])
+    X_test = np.asarray(data["X_test"])
+    X_test = X_test.reshape(len(X_test), -1)
+    if X_test.shape[1] != config["n_features"]:
+        raise CLIError(f"the data now has {X_test.shape[1]} features but the model expects {config['n_features']}")
+    return _scale(X_test, config["scaler"]), data["y_test"]
+
+
+def cmd_evaluate(args) -> int:
+    config, model = load_run(args.run)
+    X_test, y_test = _reload_test_data(config)
+    for key, value in _test_metrics(model, config, X_test, y_test).items():
+        print(f"test {key}: {value:.4f}")
+    return 0
+
+
+def _read_input(path: Path, config: dict) -> np.ndarray:
+    """Raw feature rows from a .npy or .csv file (a header row is allowed; a target column in it is dropped)."""
+    if not path.is_file():
+        raise CLIError(f"input file {path} does not exist")
+    if path.suffix == ".npy":
+        try:
+            X = np.load(path, allow_pickle=False)
+        except (ValueError, OSError) as err:
+            raise CLIError(f"cannot read {path}: {_message(err)}") from None
+    elif path.suffix == ".csv":
+        X = _read_csv_features(path, config)
+    else:
+        raise CLIError(f"--input must be a .csv or .npy file, got {path.name}")
+    if X.ndim == 1:
+        X = X.reshape(1, -1)
+    X = X.reshape(len(X), -1)
+    if X.dtype.kind not in "biuf":
+        raise CLIError(f"{path} must hold numbers, got values of type {X.dtype}")
+    if X.shape[1] != config["n_features"]:
+        raise CLIError(f"{path} has {X.shape[1]} input columns but the model expects {config['n_features']}")
+    return X
+
+
+def _read_csv_features(path: Path, config: dict) -> np.ndarray:
+    try:
+        with open(path, newline="") as f:
+            rows = [r for r in csv.reader(f) if r]
+    except (OSError, UnicodeDecodeError) as err:
+        raise CLIError(f"cannot read {path}: {_message(err)}") from None
+    if not rows:
+        raise CLIError(f"{path} is empty")
+    header = None
+    try:
+        [float(v) for v in rows[0]]
+    except ValueError:
+        header, rows = [h.strip() for h in rows[0]], rows[1:]
+    if header is not None:
+        names = config.get("feature_names")
+        target = config["data"].get("target")
+        if names and all(n in header for n in names):
+            cols = [header.index(n) for n in names]
+        else:
+            cols = [i for i, h in enumerate(header) if h != target]
+        rows = [[r[i] for i in cols] if len(r) == len(header) else r for r in rows]
+    try:
+        return np.array([[float(v) for v in r] for r in rows], dtype=np.float64)
+    except ValueError as err:
+        raise CLIError(f"{path}: every value must be a number ({_message(err)})") from None
+
+
+def cmd_predict(args) -> int:
+    config, model = load_run(args.run)
+    X = _read_input(Path(args.input), config)
+    out = predict(model, _scale(X, config["scaler"])).array
+    pred = _outputs_to_predictions(out, config)
+    if config["task"] == "classification":
+        names = config.get("class_names") or [str(i) for i in range(config["n_outputs"])]
+        labels = [names[i] for i in pred]
+    else:
+        labels = [f"{v:.6g}" for v in pred]
+    if args.output:
+        out_path = Path(args.output)
+        if out_path.suffix == ".npy":
+            np.save(out_path, np.asarray(pred))
+        else:
+            with open(out_path, "w", newline="") as f:
+                w = csv.writer(f)
+                w.writerow(["prediction"])
+                w.writerows([label] for label in labels)
+        print(f"wrote {len(labels)} predictions to {out_path}")
+    else:
+        print("\n".join(labels))
+    return 0
+
+
+def cmd_plot(args) -> int:
+    from lamina import plot  # matplotlib (optional) loads only for plots
+
+    config, model = load_run(args.run)
+    run = Path(args.run)
+    history = History.from_dict(_read_json(run / "history.json", "history"))
+    written = [plot.plot_history(history, run / "loss.png", title=run.name, val_label="test")]
+    if history.gradient_norms:
+        written.append(plot.plot_gradient_norms(history, run / "gradient_norms.png"))
+    if config["task"] == "classification":
+        X_test, y_test = _reload_test_data(config)
+        pred = predict(model, X_test).array.argmax(1)
+        cm = metrics.confusion_matrix(np.asarray(y_test, dtype=np.int64), pred, num_classes=config["n_outputs"])
+        written.append(plot.plot_confusion_matrix(cm, run / "confusion_matrix.png", config.get("class_names")))
+        if config["n_features"] == 2:
+            written.append(plot.plot_decision_boundary(model, X_test, y_test, run / "decision_boundary.png"))
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_graph(args) -> int:
+    from lamina import viz  # the drawing code loads only for this command
+
+    config, model = load_run(args.run)
+    X, y = _reload_test_data(config)
+    X, y = lamina.from_numpy(X[: args.batch_size]), np.asarray(y[: args.batch_size])
+    if config["task"] == "regression":
+        t = config["target_scaler"]
+        y = ((y.astype(np.float64) - t["mean"]) / t["scale"]).astype(np.float32).reshape(-1, 1)
+    y = lamina.from_numpy(y.astype(np.int64) if config["task"] == "classification" else y)
+    model.eval()  # dropout off: the graph shows what the trained model computes
+    graphs = [viz.graph(model, X, target=y, loss_fn=_loss(config), level=level) for level in ("module", "op")]
+    path = Path(args.run) / "graph.html"
+    viz.page(graphs, title=f"{Path(args.run).name}: the computation graph of {len(X)} test samples", path=path)
+    print(f"wrote {path}")
+    return 0
+
+
+def cmd_info(args) -> int:
+    config, model = load_run(args.run)
+    run = Path(args.run)
+    n_params = sum(p.numel() for p in model.parameters())
+    data = config["data"]
+    source = f"{data['csv']} (target {data['target']})" if "csv" in data else config["dataset"]
+    print(f"run:        {run}")
+    print(f"data:       {source}, {config['task']}, {config['n_features']} features, {config['n_outputs']} outputs")
+    print(f"training:   {config['optimizer']} lr={config['lr']:g} weight_decay={config['weight_decay']:g} "
+          f"epochs={config['epochs']} batch_size={config['batch_size']} seed={config['seed']}")
+    print(f"parameters: {n_params:,}")
+    print("model:")
+    print("  " + repr(model).replace("\n", "\n  "))
+    if (run / "history.json").is_file():
+        h = _read_json(run / "history.json", "history")
+        last = {k: v[-1] for k, v in h.get("history", {}).items() if v and k not in ("epoch_time",)}
+        flag = " (interrupted)" if h.get("interrupted") else ""
+        print(f"epochs run: {len(h.get('epoch', []))}{flag}")
+        print("last epoch: " + ", ".join(f"{k}={v:.4g}" for k, v in last.items()))
+    if (run / "metrics.json").is_file():
+        m = _read_json(run / "metrics.json", "metrics")
+        print("test:       " + ", ".join(f"{k}={v:.4f}" for k, v in m.items()))
+    return 0

@@ -1,0 +1,255 @@
+"""Run folders of the ``lamina`` command: the datasets and their defaults, preprocessing, the model a config
+describes, and reading and writing a run's files."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from lamina import datasets, metrics, nn, optim
+from lamina.serialization import load, write_atomic
+from lamina.training import predict
+
+DATASETS = ("xor", "spirals", "house", "digits", "breast_cancer", "iris", "wine", "diabetes", "mnist",
+            "fashion_mnist")
+ACTIVATIONS = {"relu": "ReLU", "tanh": "Tanh", "sigmoid": "Sigmoid", "leaky_relu": "LeakyReLU", "gelu": "GELU"}
+OPTIMIZERS = ("sgd", "momentum", "adam", "adamw", "rmsprop", "adagrad")
+
+# Per-dataset defaults chosen so that `lamina train --data NAME` reaches a good result in well under a minute.
+DEFAULTS = {
+    "xor": {"hidden": (8,), "activation": "tanh", "epochs": 100, "lr": 0.05, "batch_size": 4},
+    "spirals": {"hidden": (64, 64), "epochs": 200, "lr": 0.01, "batch_size": 32},
+    "house": {"hidden": (16,), "epochs": 100, "lr": 0.01, "batch_size": 16},
+    "digits": {"hidden": (256,), "dropout": 0.2, "epochs": 30, "lr": 1e-3, "batch_size": 32},
+    "breast_cancer": {"hidden": (64,), "dropout": 0.5, "optimizer": "adamw", "weight_decay": 0.1, "epochs": 20,
+                      "lr": 1e-3, "batch_size": 32},
+    "iris": {"hidden": (16,), "epochs": 100, "lr": 0.01, "batch_size": 16},
+    "wine": {"hidden": (32,), "epochs": 60, "lr": 0.005, "batch_size": 16},
+    "diabetes": {"hidden": (16,), "epochs": 100, "lr": 3e-3, "batch_size": 32, "weight_decay": 0.1},
+    "mnist": {"hidden": (256, 128), "epochs": 10, "lr": 1e-3, "batch_size": 128},
+    "fashion_mnist": {"hidden": (256, 128), "dropout": 0.2, "epochs": 15, "lr": 1e-3, "batch_size": 128},
+}
+GENERIC = {"hidden": (64, 32), "activation": "relu", "epochs": 50, "lr": 1e-3, "batch_size": 32, "weight_decay": 0.0,
+           "optimizer": "adam", "dropout": 0.0}
+
+
+class CLIError(Exception):
+    """A problem with the user's arguments or files: reported as one line, without a traceback."""
+
+
+def _message(err: BaseException) -> str:
+    """The first line of an error's message (its type's name if it has none), for one-line reports."""
+    text = str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
+    return text.strip().splitlines()[0] if text.strip() else type(err).__name__
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# data
+# ---------------------------------------------------------------------------------------------------------------
+def _load_data(data: dict, seed: int) -> dict:
+    """The raw (unscaled) train/test split, task, class names and feature names described by a run's data spec."""
+    test_size = data.get("test_size", 0.2)
+    try:
+        if "csv" in data:
+            path = Path(data["csv"])
+            if not path.is_file():
+                raise CLIError(f"cannot read CSV file {path}: no such file")
+            split = datasets.load_csv(path, data["target"], task=data.get("task"), test_size=test_size, seed=seed,
+                                      scale=False)
+        elif data["dataset"] in ("mnist", "fashion_mnist"):
+            # files given with --root are used as they are; without it they are fetched into lamina's cache once
+            root = data.get("root")
+            split = datasets.load(data["dataset"], scale=False, root=root or datasets.default_root(data["dataset"]),
+                                  download=root is None)
+        else:
+            split = datasets.load(data["dataset"], test_size=test_size, seed=seed, scale=False)
+    except (FileNotFoundError, ValueError, OSError) as err:
+        raise CLIError(_message(err)) from None
+    arrays = {k: getattr(split, k).array for k in ("X_train", "X_test", "y_train", "y_test")}
+    if data.get("task") and data["task"] != split.task:
+        raise CLIError(f"{data.get('dataset', data.get('csv'))} is a {split.task} dataset, not {data['task']}")
+    return {**arrays, "task": split.task, "feature_names": list(split.feature_names),
+            "class_names": list(split.target_names) if split.task == "classification" else None,
+            "n_classes": split.n_classes}
+
+
+def _scale(X, scaler: dict) -> np.ndarray:
+    X = np.asarray(X, dtype=np.float32)
+    return ((X - np.asarray(scaler["mean"], np.float32)) / np.asarray(scaler["scale"], np.float32)).astype(np.float32)
+
+
+def _fit_scaler(X) -> dict:
+    from sklearn.preprocessing import StandardScaler  # scikit-learn takes ~1 s to import: only when a run is prepared
+
+    s = StandardScaler().fit(np.asarray(X, dtype=np.float64))
+    return {"mean": s.mean_.tolist(), "scale": s.scale_.tolist()}
+
+
+def _prepare(data: dict, config: dict):
+    """Scaled float32 features and training targets (class indices, or standardized regression targets)."""
+    Xtr, Xte = _scale(data["X_train"], config["scaler"]), _scale(data["X_test"], config["scaler"])
+    if config["task"] == "classification":
+        return Xtr, Xte, data["y_train"], data["y_test"]
+    t = config["target_scaler"]
+    ytr = ((data["y_train"].astype(np.float64) - t["mean"]) / t["scale"]).astype(np.float32).reshape(-1, 1)
+    yte = ((data["y_test"].astype(np.float64) - t["mean"]) / t["scale"]).astype(np.float32).reshape(-1, 1)
+    return Xtr, Xte, ytr, yte
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# model
+# ---------------------------------------------------------------------------------------------------------------
+def build_model(config: dict):
+    """The MLP a run's config describes: [Linear, BatchNorm1d?, activation, Dropout?] per hidden layer, Linear."""
+    layers, width = [], config["n_features"]
+    for h in config["hidden"]:
+        layers.append(nn.Linear(width, h))
+        if config.get("batchnorm"):
+            layers.append(nn.BatchNorm1d(h))
+        layers.append(getattr(nn, ACTIVATIONS[config["activation"]])())
+        if config.get("dropout"):
+            layers.append(nn.Dropout(config["dropout"]))
+        width = h
+    layers.append(nn.Linear(width, config["n_outputs"]))
+    return nn.Sequential(*layers)
+
+
+def _optimizer(config: dict, params):
+    name, lr, wd = config["optimizer"], config["lr"], config.get("weight_decay", 0.0)
+    if name == "sgd":
+        return optim.SGD(params, lr=lr, weight_decay=wd)
+    if name == "momentum":
+        return optim.SGD(params, lr=lr, momentum=0.9, weight_decay=wd)
+    cls = {"adam": optim.Adam, "adamw": optim.AdamW, "rmsprop": optim.RMSprop, "adagrad": optim.Adagrad}[name]
+    return cls(params, lr=lr, weight_decay=wd)
+
+
+def _loss(config: dict):
+    return nn.CrossEntropyLoss() if config["task"] == "classification" else nn.MSELoss()
+
+
+def _outputs_to_predictions(out: np.ndarray, config: dict) -> np.ndarray:
+    if config["task"] == "classification":
+        return out.argmax(axis=1)
+    t = config["target_scaler"]
+    return out.reshape(-1).astype(np.float64) * t["scale"] + t["mean"]
+
+
+def _test_metrics(model, config, X_test, y_test_raw) -> dict:
+    """Test metrics in the data's own units: accuracy (+ macro F1) or R², MSE and MAE."""
+    pred = _outputs_to_predictions(predict(model, X_test).array, config)
+    if config["task"] == "classification":
+        y = np.asarray(y_test_raw, dtype=np.int64).reshape(-1)
+        return {"accuracy": metrics.accuracy(y, pred), "f1_macro": metrics.f1(y, pred, average="macro")}
+    y = np.asarray(y_test_raw, dtype=np.float64).reshape(-1)
+    return {"r2": metrics.r2(y, pred), "mse": metrics.mse(y, pred), "mae": metrics.mae(y, pred)}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# run folders
+# ---------------------------------------------------------------------------------------------------------------
+def _write_json(path: Path, obj) -> None:
+    write_atomic(path, (json.dumps(obj, indent=2) + "\n").encode())
+
+
+def _read_json(path: Path, what: str):
+    if not path.is_file():
+        raise CLIError(f"{path.parent} is not a lamina run folder: {path.name} is missing")
+    try:
+        return json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise CLIError(f"cannot read {what} {path}: {_message(err)}") from None
+
+
+def _run_dir(run) -> Path:
+    path = Path(run)
+    if not path.exists():
+        raise CLIError(f"run folder {path} does not exist")
+    if not path.is_dir():
+        raise CLIError(f"{path} is not a run folder (a directory written by `lamina train`)")
+    return path
+
+
+def load_run(run):
+    """(config, model with its trained weights) from a run folder."""
+    path = _run_dir(run)
+    config = _read_json(path / "config.json", "config")
+    missing = [k for k in ("task", "n_features", "n_outputs", "hidden", "activation", "scaler") if k not in config]
+    if missing:
+        raise CLIError(f"{path / 'config.json'} is not a lamina run config: missing {', '.join(missing)}")
+    model = build_model(config)
+    weights = path / "model.safetensors"
+    if not weights.is_file():
+        raise CLIError(f"{path} has no trained weights: model.safetensors is missing")
+    try:
+        load(weights, model)
+    except Exception as err:  # a corrupt or foreign file can fail in many ways; all mean the same to the user
+        message = _message(err)
+        raise CLIError(message if str(weights) in message else f"cannot load weights {weights}: {message}") from None
+    return config, model
+
+
+def _new_run_dir(out, name: str) -> Path:
+    if out:
+        return Path(out)
+    base = Path("runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    path, i = base, 1
+    while path.exists():
+        i += 1
+        path = base.with_name(f"{base.name}-{i}")
+    return path
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# commands
+# ---------------------------------------------------------------------------------------------------------------
+def _parse_hidden(text: str) -> tuple:
+    try:
+        sizes = tuple(int(s) for s in text.split(",") if s.strip()) if text.strip() else ()
+    except ValueError:
+        raise CLIError(f"--hidden must be comma-separated layer sizes like 128,64, got {text!r}") from None
+    if any(s < 1 for s in sizes):
+        raise CLIError(f"--hidden sizes must be positive, got {text!r}")
+    return sizes
+
+
+def _new_config(args) -> dict:
+    if args.csv and args.data:
+        raise CLIError("give either --data or --csv, not both")
+    if args.csv and not args.target:
+        raise CLIError("--csv needs --target COLUMN (the column to predict)")
+    if args.target and not args.csv:
+        raise CLIError("--target is for --csv files")
+    name = "csv" if args.csv else (args.data or "digits")
+    if name not in DATASETS and name != "csv":
+        raise CLIError(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)} or use --csv")
+    d = {**GENERIC, **DEFAULTS.get(name, {})}
+    pick = {k: getattr(args, k) for k in ("activation", "epochs", "lr", "batch_size", "weight_decay", "optimizer",
+                                          "dropout") if getattr(args, k) is not None}
+    d.update(pick)
+    if args.hidden is not None:
+        d["hidden"] = _parse_hidden(args.hidden)
+    if d["epochs"] < 1 or d["batch_size"] < 1 or d["lr"] <= 0:
+        raise CLIError("--epochs, --batch-size and --lr must be positive")
+    if not 0 <= d["dropout"] < 1:
+        raise CLIError(f"--dropout must be in [0, 1), got {d['dropout']}")
+    data = {"csv": str(Path(args.csv).resolve()), "target": args.target} if args.csv else {"dataset": name}
+    if args.task:
+        data["task"] = args.task
+    if name in ("mnist", "fashion_mnist") and args.root:
+        data["root"] = str(Path(args.root).resolve())
+    data["test_size"] = 0.2 if args.test_size is None else args.test_size
+    if not 0 < data["test_size"] < 1:
+        raise CLIError(f"--test-size must be between 0 and 1, got {data['test_size']}")
+    return {"dataset": Path(args.csv).stem if args.csv else name, "data": data,
+            "seed": 0 if args.seed is None else args.seed,
+            "hidden": list(d["hidden"]), "activation": d["activation"], "dropout": d["dropout"],
+            "batchnorm": bool(args.batchnorm), "optimizer": d["optimizer"], "lr": d["lr"],
+            "weight_decay": d["weight_decay"], "epochs": d["epochs"], "batch_size": d["batch_size"]}
+
+
+_RUN_SETTINGS = ("data", "csv", "target", "task", "hidden", "activation", "dropout", "batchnorm", "optimizer", "lr",
+                 "weight_decay", "batch_size", "test_size", "seed", "out", "root")
