@@ -8,7 +8,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "lamina"
 # the README's layers, bottom to top
 LAYERS = [
     {"dtypes", "random", "cuda", "backends"},
-    {"autograd", "tensor", "factories"},
+    {"autograd", "tensor", "tensor_math", "factories"},
     {"kernels"},
     {"ops"},
     {"nn", "optim"},

@@ -17,6 +17,7 @@ from lamina.autograd.engine import add_leaf_hooks, owned, run_backward
 from lamina.autograd.grad_mode import is_grad_enabled
 from lamina.autograd.hooks import RemovableHandle
 from lamina.dtypes import bool_, check_device, cpu_only, device, dtype_name, float16, float32, float64, int32, int64
+from lamina.tensor_math import TensorMath
 
 _F64 = float64
 
@@ -92,7 +93,7 @@ def _arr(x):
     return x.array if isinstance(x, Tensor) else x
 
 
-class Tensor:
+class Tensor(TensorMath):
     """An n-dimensional array that can record the operations applied to it."""
 
     __slots__ = ("array", "requires_grad", "grad", "grad_fn", "__weakref__")
@@ -462,101 +463,6 @@ class Tensor:
     def any(self, dim=None): return Tensor._make(np.asarray(np.any(self.array, axis=dim)), False, None)
     def all(self, dim=None): return Tensor._make(np.asarray(np.all(self.array, axis=dim)), False, None)
 
-    # -- element-wise math ----------------------------------------------------------------------
-    def add(self, other, alpha=1): return self + (other if alpha == 1 else other * alpha)
-    def sub(self, other, alpha=1): return self - (other if alpha == 1 else other * alpha)
-    def mul(self, other): return self * other
-    def div(self, other, *, rounding_mode=None): return ops.arithmetic.div(self, other, rounding_mode)
-    def floor_divide(self, other): return ops.arithmetic.div(self, other, "floor")
-    def remainder(self, other): return ops.arithmetic.Remainder.apply(self, other)
-    def fmod(self, other): return ops.arithmetic.Fmod.apply(self, other)
-    def pow(self, exponent): return self**exponent
-    def neg(self): return -self
-    def exp(self): return ops.unary.Exp.apply(self)
-    def log(self): return ops.unary.Log.apply(self)
-    def log1p(self): return ops.unary.Log1p.apply(self)
-    def sqrt(self): return ops.unary.Sqrt.apply(self)
-    def rsqrt(self): return ops.unary.Sqrt.apply(self) ** -1
-    def abs(self): return ops.unary.Abs.apply(self)
-    def sin(self): return ops.unary.Sin.apply(self)
-    def cos(self): return ops.unary.Cos.apply(self)
-    def tanh(self): return ops.unary.Tanh.apply(self)
-    def sigmoid(self): return ops.unary.Sigmoid.apply(self)
-    def relu(self): return ops.unary.ReLU.apply(self)
-    def sign(self): return ops.unary.Step.apply(self, np.sign)
-    def round(self): return ops.unary.Step.apply(self, np.round)
-    def floor(self): return ops.unary.Step.apply(self, np.floor)
-    def ceil(self): return ops.unary.Step.apply(self, np.ceil)
-    def trunc(self): return ops.unary.Step.apply(self, np.trunc)
-    def square(self): return self * self
-    def clamp(self, min=None, max=None): return ops.unary.clamp(self, min, max)
-
-    clip = clamp
-
-    def maximum(self, other): return ops.arithmetic.Maximum.apply(self, other)
-    def minimum(self, other): return ops.arithmetic.Minimum.apply(self, other)
-    def masked_fill(self, mask, value): return ops.arithmetic.where(mask, value, self)
-    def softmax(self, dim): return ops.reduce.Softmax.apply(self, dim=dim)
-    def log_softmax(self, dim): return ops.reduce.LogSoftmax.apply(self, dim=dim)
-
-    # -- reductions ------------------------------------------------------------------------------
-    def sum(self, dim=None, keepdim=False): return ops.reduce.Sum.apply(self, dim=dim, keepdim=keepdim)
-    def mean(self, dim=None, keepdim=False): return ops.reduce.Mean.apply(self, dim=dim, keepdim=keepdim)
-
-    def var(self, dim=None, keepdim=False, *, correction=1, unbiased=None):
-        return ops.reduce.var(self, dim, keepdim, correction if unbiased is None else int(unbiased))
-
-    def std(self, dim=None, keepdim=False, *, correction=1, unbiased=None):
-        return ops.reduce.var(self, dim, keepdim, correction if unbiased is None else int(unbiased)).sqrt()
-
-    def max(self, dim=None, keepdim=False): return ops.reduce.extreme(self, dim, keepdim, largest=True)
-    def min(self, dim=None, keepdim=False): return ops.reduce.extreme(self, dim, keepdim, largest=False)
-    def amax(self, dim=None, keepdim=False): return ops.reduce.Amax.apply(self, dim=dim, keepdim=keepdim, largest=True)
-    def amin(self, dim=None, keepdim=False): return ops.reduce.Amax.apply(self, dim=dim, keepdim=keepdim, largest=False)
-    def logsumexp(self, dim, keepdim=False): return ops.reduce.LogSumExp.apply(self, dim=dim, keepdim=keepdim)
-    def prod(self, dim=None, keepdim=False): return ops.reduce.Prod.apply(self, dim=dim, keepdim=keepdim)
-    def norm(self, p=2, dim=None, keepdim=False): return ops.reduce.norm(self, p, dim, keepdim)
-    def argmax(self, dim=None, keepdim=False): return ops.reduce.arg_extreme(self, dim, keepdim, np.argmax)
-    def argmin(self, dim=None, keepdim=False): return ops.reduce.arg_extreme(self, dim, keepdim, np.argmin)
-
-    # -- shape ---------------------------------------------------------------------------------
-    def reshape(self, *shape): return ops.shape.reshape(self, shape)
-
-    view = reshape
-
-    def view_as(self, other): return ops.shape.reshape(self, other.shape)
-    def reshape_as(self, other): return ops.shape.reshape(self, other.shape)
-    def flatten(self, start_dim=0, end_dim=-1): return ops.shape.flatten(self, start_dim, end_dim)
-    def transpose(self, dim0, dim1): return ops.shape.transpose(self, dim0, dim1)
-
-    def t(self):
-        if self.ndim > 2:
-            raise ValueError(f"t() expects a tensor with <= 2 dimensions, got {self.ndim}")
-        return self if self.ndim < 2 else ops.shape.transpose(self, 0, 1)
-
-    @property
-    def T(self):
-        return ops.shape.Permute.apply(self, dims=tuple(reversed(range(self.ndim))))
-
-    @property
-    def mT(self):
-        return ops.shape.transpose(self, -2, -1)
-
-    def permute(self, *dims): return ops.shape.permute(self, dims)
-    def squeeze(self, dim=None): return ops.shape.squeeze(self, dim)
-    def unsqueeze(self, dim): return ops.shape.unsqueeze(self, dim)
-    def expand(self, *sizes): return ops.shape.expand(self, sizes)
-    def expand_as(self, other): return ops.shape.expand(self, other.shape)
-    def split(self, split_size_or_sections, dim=0): return ops.shape.split(self, split_size_or_sections, dim)
-    def chunk(self, chunks, dim=0): return ops.shape.chunk(self, chunks, dim)
-    def matmul(self, other): return ops.linalg.matmul(self, other)
-    def mm(self, other): return ops.linalg.matmul(self, other)
-    def bmm(self, other): return ops.linalg.bmm(self, other)
-    def baddbmm(self, batch1, batch2, *, beta=1, alpha=1): return ops.linalg.baddbmm(self, batch1, batch2, beta=beta,
-                                                                                     alpha=alpha)
-    def tril(self, diagonal=0): return ops.shape.triangle(self, diagonal, upper=False)
-    def triu(self, diagonal=0): return ops.shape.triangle(self, diagonal, upper=True)
-
     # -- printing ------------------------------------------------------------------------------
     def __repr__(self):
         arr = self.array
@@ -591,4 +497,6 @@ def _index_arrays(index):
     return index
 
 
-from lamina import ops  # noqa: E402  (the ops import Tensor from this module)
+from lamina import ops, tensor_math  # noqa: E402  (the ops import Tensor from this module)
+
+tensor_math.ops = ops  # TensorMath's methods call the ops; they can be bound only now that both exist
