@@ -44,6 +44,26 @@ class TensorMath:
     def ceil(self): return ops.unary.Step.apply(self, np.ceil)
     def trunc(self): return ops.unary.Step.apply(self, np.trunc)
     def square(self): return self * self
+    def tan(self): return ops.elementwise.Tan.apply(self)
+    def asin(self): return ops.elementwise.Asin.apply(self)
+    def acos(self): return ops.elementwise.Acos.apply(self)
+    def atan(self): return ops.elementwise.Atan.apply(self)
+    def sinh(self): return ops.elementwise.Sinh.apply(self)
+    def cosh(self): return ops.elementwise.Cosh.apply(self)
+    def asinh(self): return ops.elementwise.Asinh.apply(self)
+    def acosh(self): return ops.elementwise.Acosh.apply(self)
+    def atanh(self): return ops.elementwise.Atanh.apply(self)
+    def reciprocal(self): return ops.elementwise.Reciprocal.apply(self)
+    def log2(self): return ops.elementwise.Log2.apply(self)
+    def log10(self): return ops.elementwise.Log10.apply(self)
+    def exp2(self): return ops.elementwise.Exp2.apply(self)
+    def expm1(self): return ops.elementwise.Expm1.apply(self)
+    def erf(self): return ops.elementwise.Erf.apply(self)
+    def atan2(self, other): return ops.elementwise.Atan2.apply(self, other)
+    def logaddexp(self, other): return ops.elementwise.LogAddExp.apply(self, other)
+    def lerp(self, end, weight): return ops.elementwise.Lerp.apply(self, end, weight)
+
+    arcsin, arccos, arctan, arcsinh, arccosh, arctanh, arctan2 = asin, acos, atan, asinh, acosh, atanh, atan2
     def clamp(self, min=None, max=None): return ops.unary.clamp(self, min, max)
 
     clip = clamp

@@ -12,3 +12,20 @@ from lamina.autograd import gradcheck
 def test_gradcheck(name, fn, tfn, inputs):
     xs = [lamina.tensor(a.astype(np.float64), requires_grad=True) for a in inputs]
     assert gradcheck(fn, xs)
+
+
+@pytest.mark.parametrize("name", ["tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "atanh", "reciprocal",
+                                  "log2", "log10", "exp2", "expm1", "erf"])
+def test_elementwise_gradcheck(name):
+    x = lamina.tensor(np.random.default_rng(1).uniform(-0.8, 0.8, (2, 3)) + (2.0 if name in ("reciprocal", "log2",
+                      "log10") else 0.0), requires_grad=True)
+    assert gradcheck(lambda t: getattr(t, name)(), [x])
+
+
+def test_binary_elementwise_gradcheck():
+    a, b, w = (lamina.tensor(np.random.default_rng(i).uniform(0.2, 1.5, (2, 3)), requires_grad=True) for i in range(3))
+    assert gradcheck(lambda p, q: p.atan2(q), [a, b])
+    assert gradcheck(lambda p, q: p.logaddexp(q), [a, b])
+    assert gradcheck(lambda p, q, r: p.lerp(q, r), [a, b, w])
+    acosh_input = lamina.tensor(np.random.default_rng(4).uniform(1.2, 2.0, (2, 3)), requires_grad=True)
+    assert gradcheck(lambda t: t.acosh(), [acosh_input])
