@@ -129,5 +129,106 @@ class TensorMath:
     def bmm(self, other): return ops.linalg.bmm(self, other)
     def baddbmm(self, batch1, batch2, *, beta=1, alpha=1): return ops.linalg.baddbmm(self, batch1, batch2, beta=beta,
                                                                                      alpha=alpha)
+    def flip(self, dims): return ops.movement.Flip.apply(self, _dims(dims, self.ndim))
+    def fliplr(self): return self.flip(1)
+    def flipud(self): return self.flip(0)
+
+    def roll(self, shifts, dims=None):
+        if dims is None:
+            return ops.movement.Roll.apply(self.flatten(), shifts, None).reshape(self.shape)
+        return ops.movement.Roll.apply(self, _tuple(shifts), _dims(dims, self.ndim))
+
+    def repeat(self, *sizes):
+        sizes = tuple(sizes[0]) if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else sizes
+        if len(sizes) < self.ndim:
+            raise RuntimeError(f"Number of dimensions of repeat dims ({len(sizes)}) can not be smaller than number "
+                               f"of dimensions of tensor ({self.ndim})")
+        return ops.movement.Repeat.apply(self, tuple(int(s) for s in sizes))
+
+    def tile(self, *dims):
+        dims = tuple(dims[0]) if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims
+        return self.repeat((1,) * (self.ndim - len(dims)) + tuple(dims))
+
+    def repeat_interleave(self, repeats, dim=None):
+        x, dim = (self.flatten(), 0) if dim is None else (self, _dims(dim, self.ndim)[0])
+        repeats = repeats.array if hasattr(repeats, "array") else repeats
+        return ops.movement.RepeatInterleave.apply(x, repeats, dim)
+
+    def narrow(self, dim, start, length):
+        index = [slice(None)] * self.ndim
+        index[_dims(dim, self.ndim)[0]] = slice(start, start + length)
+        return self[tuple(index)]
+
+    def movedim(self, source, destination):
+        src, dst = _dims(source, self.ndim), _dims(destination, self.ndim)
+        if len(src) != len(dst):
+            raise RuntimeError(f"movedim: Invalid source or destination dims: source ({list(src)} dims) should "
+                               f"contain the same number of dims as destination ({list(dst)} dims)")
+        perm = [None] * self.ndim
+        for s, d in zip(src, dst):
+            perm[d] = s
+        rest = iter(d for d in range(self.ndim) if d not in src)
+        return self.permute(*[p if p is not None else next(rest) for p in perm])
+
+    moveaxis = movedim
+
+    def unflatten(self, dim, sizes):
+        dim = _dims(dim, self.ndim)[0]
+        sizes = tuple(sizes)
+        if -1 in sizes:
+            known = int(np.prod([s for s in sizes if s != -1]))
+            sizes = tuple(self.shape[dim] // known if s == -1 else s for s in sizes)
+        return self.reshape(self.shape[:dim] + sizes + self.shape[dim + 1:])
+
+    def diagonal(self, offset=0, dim1=0, dim2=1):
+        d1, d2 = _dims((dim1, dim2), self.ndim)
+        return ops.movement.Diagonal.apply(self, offset, d1, d2)
+
+    def diag(self, diagonal=0):
+        if self.ndim == 1:
+            return ops.movement.DiagEmbed.apply(self, diagonal)
+        if self.ndim != 2:
+            raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {self.ndim}D")
+        return self.diagonal(diagonal)
+
+    def trace(self): return self.diagonal().sum()
+    def outer(self, other): return self.reshape(-1, 1) * other.reshape(1, -1)
+    def cumsum(self, dim): return ops.scan.CumSum.apply(self, _dims(dim, self.ndim)[0] if self.ndim else None)
+    def cumprod(self, dim): return ops.scan.CumProd.apply(self, _dims(dim, self.ndim)[0] if self.ndim else None)
+    def gather(self, dim, index): return ops.index.Gather.apply(self, _dims(dim, self.ndim)[0], _index(index))
+
+    def scatter(self, dim, index, src=None, value=None):
+        src = value if src is None else src
+        if not hasattr(src, "array"):
+            src = np.broadcast_to(np.asarray(src, dtype=self.dtype), np.shape(_index(index)))
+        return ops.index.Scatter.apply(self, _dims(dim, self.ndim)[0], _index(index), src)
+
+    def scatter_add(self, dim, index, src):
+        return ops.index.ScatterAdd.apply(self, _dims(dim, self.ndim)[0], _index(index), src)
+
+    def index_select(self, dim, index):
+        return ops.index.IndexSelect.apply(self, _dims(dim, self.ndim)[0], _index(index).reshape(-1))
+
+    def masked_select(self, mask): return self[np.broadcast_to(_index(mask), self.shape)]
+
     def tril(self, diagonal=0): return ops.shape.triangle(self, diagonal, upper=False)
     def triu(self, diagonal=0): return ops.shape.triangle(self, diagonal, upper=True)
+
+
+def _dims(dims, ndim) -> tuple:
+    """dims (an int or a sequence) as non-negative ints, checked as PyTorch checks them."""
+    dims = (dims,) if isinstance(dims, (int, np.integer)) else tuple(dims)
+    rank = max(ndim, 1)
+    for d in dims:
+        if not -rank <= d < rank:
+            raise IndexError(f"Dimension out of range (expected to be in range of [{-rank}, {rank - 1}], but got {d})")
+    return tuple(int(d) % rank for d in dims)
+
+
+def _tuple(x) -> tuple:
+    return tuple(x) if isinstance(x, (tuple, list)) else (x,)
+
+
+def _index(index) -> np.ndarray:
+    """An index tensor (or array) as the array the ops take."""
+    return np.asarray(index.array if hasattr(index, "array") else index)

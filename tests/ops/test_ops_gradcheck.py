@@ -29,3 +29,16 @@ def test_binary_elementwise_gradcheck():
     assert gradcheck(lambda p, q, r: p.lerp(q, r), [a, b, w])
     acosh_input = lamina.tensor(np.random.default_rng(4).uniform(1.2, 2.0, (2, 3)), requires_grad=True)
     assert gradcheck(lambda t: t.acosh(), [acosh_input])
+
+
+def test_movement_index_and_scan_gradcheck():
+    g = np.random.default_rng(2)
+    x = lamina.tensor(g.uniform(0.5, 1.5, (3, 4)), requires_grad=True)
+    idx = lamina.tensor([[0, 0, 2], [1, 3, 3], [2, 2, 0]])
+    assert gradcheck(lambda t: t.flip(1).roll(1, 0).repeat(2, 1).repeat_interleave(2, 1), [x])
+    assert gradcheck(lambda t: t.diagonal(1) * t.cumsum(1).cumprod(0)[:, :3].sum(0), [x])
+    assert gradcheck(lambda t: t.gather(1, idx) + t.index_select(1, lamina.tensor([3, 3, 1])), [x])
+    src = lamina.tensor(g.uniform(0.5, 1.5, (3, 3)), requires_grad=True)
+    assert gradcheck(lambda t, s: t.scatter_add(1, idx, s) * 2 + t.scatter(1, idx[:, :1], s[:, :1]), [x, src])
+    zeros = lamina.tensor([[1.5, 0.0, 2.0, -1.0], [0.0, 0.0, 3.0, 2.0]], dtype=lamina.float64, requires_grad=True)
+    assert gradcheck(lambda t: t.cumprod(1), [zeros])

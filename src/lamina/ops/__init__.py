@@ -1,3 +1,13 @@
 """Differentiable operations, grouped by kind. Each is a Function with forward and backward side by side."""
 
-from lamina.ops import arithmetic, elementwise, linalg, reduce, shape, unary  # noqa: F401
+from lamina.ops import (  # noqa: F401
+    arithmetic,
+    elementwise,
+    index,
+    linalg,
+    movement,
+    reduce,
+    scan,
+    shape,
+    unary,
+)

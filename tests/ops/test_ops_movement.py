@@ -1,0 +1,81 @@
+"""flip, roll, repeat/tile, repeat_interleave, narrow, movedim, unflatten, diagonal/diag/trace, outer, cumsum,
+cumprod, gather, scatter, scatter_add, index_select, masked_select: values and gradients against PyTorch."""
+
+import numpy as np
+import pytest
+
+import lamina
+
+torch = pytest.importorskip("torch")
+rng = np.random.default_rng(0)
+X = rng.standard_normal((3, 4, 5)).astype(np.float32)
+M = rng.standard_normal((4, 4)).astype(np.float32)
+V = rng.standard_normal(5).astype(np.float32)
+
+
+def index(lib, values):
+    return lib.tensor(np.asarray(values, dtype=np.int64))
+
+
+CASES = [
+    ("flip", lambda L, x: x.flip((0, 2)), [X]),
+    ("flip_neg", lambda L, x: L.flip(x, (-1,)), [X]),
+    ("roll", lambda L, x: x.roll(2, 1), [X]),
+    ("roll_multi", lambda L, x: x.roll((1, -2), (0, 2)), [X]),
+    ("roll_flat", lambda L, x: x.roll(3), [X]),
+    ("repeat", lambda L, x: x.repeat(2, 1, 3), [X]),
+    ("repeat_more_dims", lambda L, x: x.repeat(2, 1, 1, 2), [X]),
+    ("tile", lambda L, x: x.tile((2,)), [X]),
+    ("repeat_interleave", lambda L, x: x.repeat_interleave(3, dim=1), [X]),
+    ("repeat_interleave_flat", lambda L, x: x.repeat_interleave(2), [X]),
+    ("repeat_interleave_tensor", lambda L, x: x.repeat_interleave(index(L, [2, 0, 1, 3]), dim=1), [X]),
+    ("repeat_interleave_trailing_zero", lambda L, x: x.repeat_interleave(index(L, [1, 2, 0, 0]), dim=1), [X]),
+    ("narrow", lambda L, x: x.narrow(2, 1, 3), [X]),
+    ("movedim", lambda L, x: x.movedim(0, -1), [X]),
+    ("movedim_two", lambda L, x: x.movedim((0, 1), (2, 0)), [X]),
+    ("unflatten", lambda L, x: x.unflatten(1, (2, -1)), [X]),
+    ("diagonal", lambda L, x: x.diagonal(), [M]),
+    ("diagonal_offset", lambda L, x: x.diagonal(1, 1, 2), [X]),
+    ("diagonal_negative", lambda L, x: x.diagonal(-1), [M]),
+    ("diag_vector", lambda L, x: x.diag(1), [V]),
+    ("diag_matrix", lambda L, x: L.diag(x, -1), [M]),
+    ("trace", lambda L, x: x.trace(), [M]),
+    ("outer", lambda L, a, b: L.outer(a, b), [V, M[0]]),
+    ("cumsum", lambda L, x: x.cumsum(1), [X]),
+    ("cumprod", lambda L, x: x.cumprod(2), [X]),
+    ("cumprod_zero", lambda L, x: x.cumprod(1), [np.float32([[1.5, 0.0, 2.0, -1.0], [0.0, 0.0, 3.0, 2.0],
+                                                             [2.0, 1.0, 0.5, 0.0]])]),
+    ("gather", lambda L, x: x.gather(1, index(L, [[[0], [3]], [[1], [1]], [[2], [0]]])), [X]),
+    ("gather_repeats", lambda L, x: L.gather(x, 0, index(L, [[0, 0, 2, 1], [0, 0, 0, 3]])), [M]),
+    ("scatter", lambda L, x, s: x.scatter(1, index(L, [[0, 2], [1, 3], [3, 0], [2, 1]]), s), [M, M[:, :2].copy()]),
+    ("scatter_value", lambda L, x: x.scatter(0, index(L, [[1, 2, 0, 3]]), 7.0), [M]),
+    ("scatter_add", lambda L, x, s: x.scatter_add(1, index(L, [[0, 0], [1, 3], [3, 3], [2, 1]]), s),
+     [M, M[:, :2].copy()]),
+    ("index_select", lambda L, x: x.index_select(2, index(L, [4, 0, 4, 1])), [X]),
+    ("masked_select", lambda L, x: x.masked_select(L.tensor(M > 0)), [M]),
+]
+
+
+@pytest.mark.parametrize("name, f, inputs", CASES, ids=[c[0] for c in CASES])
+def test_matches_torch(name, f, inputs):
+    results = []
+    for lib in (lamina, torch):
+        xs = [lib.tensor(a, requires_grad=True) for a in inputs]
+        out = f(lib, *xs)
+        w = np.linspace(-1, 1, int(np.prod(out.shape)), dtype=np.float32).reshape(tuple(out.shape))
+        (out * lib.tensor(w)).sum().backward()
+        results.append([out.detach().numpy()] + [x.grad.numpy() for x in xs])
+    for ours, theirs in zip(*results):
+        assert ours.shape == theirs.shape
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+
+
+def test_integer_cumsum_and_errors():
+    assert lamina.tensor([1, 2, 3]).cumsum(0).tolist() == [1, 3, 6]
+    assert str(lamina.tensor([True, True]).cumsum(0).dtype) == "int64"
+    with pytest.raises(IndexError, match="Dimension out of range"):
+        lamina.ones(2, 3).flip(2)
+    with pytest.raises(RuntimeError, match="can not be smaller"):
+        lamina.ones(2, 3).repeat(2)
+    with pytest.raises(RuntimeError, match="Supports 1D or 2D"):
+        lamina.ones(2, 2, 2).diag()
