@@ -27,6 +27,7 @@ from lamina.factories import (
     zeros_like,
 )
 from lamina.ops.arithmetic import where
+from lamina.ops.contract import einsum
 from lamina.ops.linalg import matmul
 from lamina.ops.shape import cat, chunk, split, stack
 from lamina.random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
@@ -53,7 +54,8 @@ def _tensor_fn(name):
 for _name in ("add sub mul div pow neg remainder fmod floor_divide tan asin acos atan sinh cosh asinh acosh atanh "
               "arcsin arccos arctan reciprocal log2 log10 exp2 expm1 erf atan2 logaddexp lerp flip fliplr flipud "
               "roll tile repeat_interleave narrow movedim moveaxis unflatten diagonal diag trace outer cumsum cumprod "
-              "gather scatter scatter_add index_select masked_select "
+              "gather scatter scatter_add index_select masked_select cross nan_to_num dist nonzero count_nonzero "
+              "isinf isposinf isneginf isclose histc "
               "exp log log1p sqrt abs sin cos tanh sigmoid relu clamp clip sum mean var std max min amax amin "
               "logsumexp prod argmax argmin reshape flatten transpose permute squeeze unsqueeze softmax "
               "log_softmax maximum minimum norm isnan isfinite square sign round floor ceil trunc bmm baddbmm tril triu"

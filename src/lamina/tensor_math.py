@@ -211,6 +211,43 @@ class TensorMath:
 
     def masked_select(self, mask): return self[np.broadcast_to(_index(mask), self.shape)]
 
+    def cross(self, other, dim=None):
+        if dim is None:  # the first dim of size 3, as torch.cross without dim
+            dim = next((d for d, n in enumerate(self.shape) if n == 3), None)
+            if dim is None:
+                raise RuntimeError(f"cross: no dimension of size 3 in input of shape {tuple(self.shape)}")
+        return ops.contract.Cross.apply(self, other, _dims(dim, self.ndim)[0])
+
+    def nan_to_num(self, nan=0.0, posinf=None, neginf=None):
+        return ops.contract.NanToNum.apply(self, nan, posinf, neginf)
+
+    def dist(self, other, p=2): return (self - other).norm(p)
+
+    def nonzero(self, *, as_tuple=False):
+        found = np.nonzero(self.array)
+        if as_tuple:
+            return tuple(type(self)._make(i, False, None) for i in found)
+        return type(self)._make(np.stack(found, axis=1) if found else np.zeros((1, 0), np.int64), False, None)
+
+    def count_nonzero(self, dim=None):
+        return type(self)._make(np.asarray(np.count_nonzero(self.array, axis=dim), dtype=np.int64), False, None)
+
+    def isinf(self): return type(self)._make(np.isinf(self.array), False, None)
+    def isposinf(self): return type(self)._make(np.isposinf(self.array), False, None)
+    def isneginf(self): return type(self)._make(np.isneginf(self.array), False, None)
+
+    def isclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        other = other.array if hasattr(other, "array") else other
+        return type(self)._make(np.isclose(self.array, other, rtol=rtol, atol=atol, equal_nan=equal_nan), False, None)
+
+    def histc(self, bins=100, min=0, max=0):
+        a = self.array
+        lo, hi = (float(a.min()), float(a.max())) if min == max and a.size else (min, max)
+        if lo == hi:
+            lo, hi = lo - 1, hi + 1
+        counts, _ = np.histogram(a[(a >= lo) & (a <= hi)], bins=bins, range=(lo, hi))
+        return type(self)._make(counts.astype(a.dtype), False, None)
+
     def tril(self, diagonal=0): return ops.shape.triangle(self, diagonal, upper=False)
     def triu(self, diagonal=0): return ops.shape.triangle(self, diagonal, upper=True)
 

@@ -79,3 +79,38 @@ def test_integer_cumsum_and_errors():
         lamina.ones(2, 3).repeat(2)
     with pytest.raises(RuntimeError, match="Supports 1D or 2D"):
         lamina.ones(2, 2, 2).diag()
+
+
+EXTRA = [
+    ("einsum_matmul", lambda L, a, b: L.einsum("ij,jk->ik", a, b), [M, X[0]]),
+    ("einsum_batch", lambda L, a, b: L.einsum("bij,bkj->bik", a, b), [X, X[:, :2].copy()]),
+    ("einsum_sum_away", lambda L, a, b: L.einsum("ij,k->j", a, b), [M, V]),
+    ("einsum_implicit", lambda L, a: L.einsum("ij", a), [M]),
+    ("einsum_list", lambda L, a, b: L.einsum("i,j", [a, b]), [V, M[0]]),
+    ("cross", lambda L, a, b: L.cross(a, b, dim=1), [X[:, :3, 0].copy(), X[:, :3, 1].copy()]),
+    ("nan_to_num", lambda L, a: (a * L.tensor(np.float32([[np.nan, 1, np.inf, -np.inf]] * 4))).nan_to_num(
+        nan=0.5, posinf=3.0), [M]),
+    ("dist", lambda L, a, b: L.dist(a, b, 3), [M, M.T.copy()]),
+]
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered in multiply")  # 0·inf in nan_to_num's input product
+@pytest.mark.parametrize("name, f, inputs", EXTRA, ids=[c[0] for c in EXTRA])
+def test_extra_matches_torch(name, f, inputs):
+    test_matches_torch(name, f, inputs)
+
+
+def test_non_differentiable_queries_match_torch():
+    a = np.float32([[0, 1.5, np.inf], [-np.inf, 0, np.nan]])
+    for name in ("isinf", "isposinf", "isneginf", "nonzero", "count_nonzero"):
+        assert getattr(lamina.tensor(a), name)().tolist() == getattr(torch.tensor(a), name)().tolist()
+    assert [t.tolist() for t in lamina.tensor(a).nonzero(as_tuple=True)] == \
+        [t.tolist() for t in torch.tensor(a).nonzero(as_tuple=True)]
+    assert [t.tolist() for t in lamina.where(lamina.tensor(a > 0))] == [t.tolist() for t in torch.where(
+        torch.tensor(a > 0))]
+    b = np.float32([1.0, 2.0, np.nan])
+    assert lamina.isclose(lamina.tensor(b), lamina.tensor(b + 1e-6), equal_nan=True).tolist() == \
+        torch.isclose(torch.tensor(b), torch.tensor(b + 1e-6), equal_nan=True).tolist()
+    for kwargs in ({"bins": 4, "min": 0, "max": 3}, {"bins": 5}):
+        x = np.float32([1, 2, 1, 2.5, -1, 7])
+        assert lamina.histc(lamina.tensor(x), **kwargs).tolist() == torch.histc(torch.tensor(x), **kwargs).tolist()

@@ -2,6 +2,7 @@
 
 from lamina.ops import (  # noqa: F401
     arithmetic,
+    contract,
     elementwise,
     index,
     linalg,

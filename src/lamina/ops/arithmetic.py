@@ -203,8 +203,12 @@ class Where(Function):
         return None, ga, gb
 
 
-def where(condition, a, b):
-    """Elements of a where condition is true, else of b (both differentiable)."""
+def where(condition, a=None, b=None):
+    """Elements of a where condition is true, else of b (both differentiable); ``where(condition)`` alone is
+    ``condition.nonzero(as_tuple=True)``, as in PyTorch."""
+    if a is None and b is None:
+        return tuple(from_numpy(i) for i in np.nonzero(condition.array if isinstance(condition, Tensor) else
+                                                        np.asarray(condition)))
     cond = condition.array if isinstance(condition, Tensor) else np.asarray(condition)
     if cond.dtype != np.bool_:
         cond = cond.astype(bool)
