@@ -460,8 +460,6 @@ class Tensor(TensorMath):
 
     def isnan(self): return Tensor._make(np.isnan(self.array), False, None)
     def isfinite(self): return Tensor._make(np.isfinite(self.array), False, None)
-    def any(self, dim=None): return Tensor._make(np.asarray(np.any(self.array, axis=dim)), False, None)
-    def all(self, dim=None): return Tensor._make(np.asarray(np.all(self.array, axis=dim)), False, None)
 
     # -- printing ------------------------------------------------------------------------------
     def __repr__(self):

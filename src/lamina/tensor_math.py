@@ -74,25 +74,57 @@ class TensorMath:
     def softmax(self, dim): return ops.reduce.Softmax.apply(self, dim=dim)
     def log_softmax(self, dim): return ops.reduce.LogSoftmax.apply(self, dim=dim)
 
-    # -- reductions ------------------------------------------------------------------------------
-    def sum(self, dim=None, keepdim=False): return ops.reduce.Sum.apply(self, dim=dim, keepdim=keepdim)
-    def mean(self, dim=None, keepdim=False): return ops.reduce.Mean.apply(self, dim=dim, keepdim=keepdim)
+    # -- reductions (NumPy's spellings axis= and keepdims= are accepted too, as PyTorch accepts them) ----------
+    def sum(self, dim=None, keepdim=False, *, dtype=None, **numpy_names):
+        dim, keepdim = _numpy_names(dim, keepdim, numpy_names)
+        return ops.reduce.Sum.apply(self if dtype is None else self.type(dtype), dim=dim, keepdim=keepdim)
 
-    def var(self, dim=None, keepdim=False, *, correction=1, unbiased=None):
+    def mean(self, dim=None, keepdim=False, *, dtype=None, **numpy_names):
+        dim, keepdim = _numpy_names(dim, keepdim, numpy_names)
+        return ops.reduce.Mean.apply(self if dtype is None else self.type(dtype), dim=dim, keepdim=keepdim)
+
+    def var(self, dim=None, keepdim=False, *, correction=1, unbiased=None, **numpy_names):
+        dim, keepdim = _numpy_names(dim, keepdim, numpy_names)
         return ops.reduce.var(self, dim, keepdim, correction if unbiased is None else int(unbiased))
 
-    def std(self, dim=None, keepdim=False, *, correction=1, unbiased=None):
-        return ops.reduce.var(self, dim, keepdim, correction if unbiased is None else int(unbiased)).sqrt()
+    def std(self, dim=None, keepdim=False, *, correction=1, unbiased=None, **numpy_names):
+        return self.var(dim, keepdim, correction=correction, unbiased=unbiased, **numpy_names).sqrt()
 
-    def max(self, dim=None, keepdim=False): return ops.reduce.extreme(self, dim, keepdim, largest=True)
-    def min(self, dim=None, keepdim=False): return ops.reduce.extreme(self, dim, keepdim, largest=False)
-    def amax(self, dim=None, keepdim=False): return ops.reduce.Amax.apply(self, dim=dim, keepdim=keepdim, largest=True)
-    def amin(self, dim=None, keepdim=False): return ops.reduce.Amax.apply(self, dim=dim, keepdim=keepdim, largest=False)
+    def max(self, dim=None, keepdim=False, **numpy_names):
+        return ops.reduce.extreme(self, *_numpy_names(dim, keepdim, numpy_names), largest=True)
+
+    def min(self, dim=None, keepdim=False, **numpy_names):
+        return ops.reduce.extreme(self, *_numpy_names(dim, keepdim, numpy_names), largest=False)
+
+    def amax(self, dim=None, keepdim=False, **numpy_names):
+        dim, keepdim = _numpy_names(dim, keepdim, numpy_names)
+        return ops.reduce.Amax.apply(self, dim=dim, keepdim=keepdim, largest=True)
+
+    def amin(self, dim=None, keepdim=False, **numpy_names):
+        dim, keepdim = _numpy_names(dim, keepdim, numpy_names)
+        return ops.reduce.Amax.apply(self, dim=dim, keepdim=keepdim, largest=False)
+
     def logsumexp(self, dim, keepdim=False): return ops.reduce.LogSumExp.apply(self, dim=dim, keepdim=keepdim)
-    def prod(self, dim=None, keepdim=False): return ops.reduce.Prod.apply(self, dim=dim, keepdim=keepdim)
+
+    def prod(self, dim=None, keepdim=False, *, dtype=None, **numpy_names):
+        dim, keepdim = _numpy_names(dim, keepdim, numpy_names)
+        return ops.reduce.Prod.apply(self if dtype is None else self.type(dtype), dim=dim, keepdim=keepdim)
+
     def norm(self, p=2, dim=None, keepdim=False): return ops.reduce.norm(self, p, dim, keepdim)
-    def argmax(self, dim=None, keepdim=False): return ops.reduce.arg_extreme(self, dim, keepdim, np.argmax)
-    def argmin(self, dim=None, keepdim=False): return ops.reduce.arg_extreme(self, dim, keepdim, np.argmin)
+
+    def argmax(self, dim=None, keepdim=False, **numpy_names):
+        return ops.reduce.arg_extreme(self, *_numpy_names(dim, keepdim, numpy_names), np.argmax)
+
+    def argmin(self, dim=None, keepdim=False, **numpy_names):
+        return ops.reduce.arg_extreme(self, *_numpy_names(dim, keepdim, numpy_names), np.argmin)
+
+    def any(self, dim=None, keepdim=False, **numpy_names):
+        dim, keepdim = _numpy_names(dim, keepdim, numpy_names)
+        return type(self)._make(np.asarray(np.any(self.array, axis=dim, keepdims=keepdim)), False, None)
+
+    def all(self, dim=None, keepdim=False, **numpy_names):
+        dim, keepdim = _numpy_names(dim, keepdim, numpy_names)
+        return type(self)._make(np.asarray(np.all(self.array, axis=dim, keepdims=keepdim)), False, None)
 
     # -- shape ---------------------------------------------------------------------------------
     def reshape(self, *shape): return ops.shape.reshape(self, shape)
@@ -269,3 +301,13 @@ def _tuple(x) -> tuple:
 def _index(index) -> np.ndarray:
     """An index tensor (or array) as the array the ops take."""
     return np.asarray(index.array if hasattr(index, "array") else index)
+
+
+def _numpy_names(dim, keepdim, numpy_names: dict) -> tuple:
+    """(dim, keepdim), also when given as NumPy's ``axis=`` / ``keepdims=``; any other keyword is an error."""
+    if numpy_names:
+        unknown = sorted(set(numpy_names) - {"axis", "keepdims"})
+        if unknown:
+            raise TypeError(f"got an unexpected keyword argument {unknown[0]!r}")
+        dim, keepdim = numpy_names.get("axis", dim), numpy_names.get("keepdims", keepdim)
+    return dim, keepdim

@@ -151,3 +151,19 @@ def test_new_factories_format_and_sizes():
         f"{lamina.ones(2):.2f}"
     assert lamina.ones(2, 3).nelement() == 6 and lamina.ones(2).element_size() == 4
     assert lamina.add(lamina.ones(2), 1).tolist() == [2.0, 2.0] and lamina.pow(2.0, lamina.tensor([3.0])).item() == 8
+
+
+def test_numpy_spellings_and_dtype_of_reductions():
+    x = np.arange(12, dtype=np.float32).reshape(3, 4) - 5
+    for name in ("sum", "mean", "std", "var", "amax", "amin", "prod", "argmax", "argmin"):
+        ours = getattr(lamina.tensor(x), name)(axis=1, keepdims=True)
+        theirs = getattr(torch.tensor(x), name)(axis=1, keepdims=True)
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
+    values, indices = lamina.tensor(x).max(axis=0)
+    assert values.tolist() == torch.tensor(x).max(axis=0).values.tolist() and indices.tolist() == [2, 2, 2, 2]
+    for name in ("all", "any"):
+        assert getattr(lamina.tensor(x > 0), name)(dim=1, keepdim=True).tolist() == \
+            getattr(torch.tensor(x > 0), name)(dim=1, keepdim=True).tolist()
+    assert lamina.tensor([1, 2], dtype=lamina.int32).sum(dtype=lamina.float32).dtype == lamina.float32
+    with pytest.raises(TypeError, match="unexpected keyword argument 'axes'"):
+        lamina.ones(2).sum(axes=0)
