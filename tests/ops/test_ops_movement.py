@@ -114,3 +114,17 @@ def test_non_differentiable_queries_match_torch():
     for kwargs in ({"bins": 4, "min": 0, "max": 3}, {"bins": 5}):
         x = np.float32([1, 2, 1, 2.5, -1, 7])
         assert lamina.histc(lamina.tensor(x), **kwargs).tolist() == torch.histc(torch.tensor(x), **kwargs).tolist()
+
+
+@pytest.mark.parametrize("shape, idx", [((6, 3), [[0, 5], [-1, 2], [0, 0]]), ((7,), [3, 3, -7, 6]),
+                                        ((4, 2, 2), [1, 1, 1]), ((5, 20), [0, 4, 4, 2, -2])])
+def test_table_lookup_gradient_sums_repeats_as_torch(shape, idx):
+    w = rng.standard_normal(shape).astype(np.float32)
+    results = []
+    for lib in (lamina, torch):
+        t = lib.tensor(w, requires_grad=True)
+        out = t[lib.tensor(idx)]
+        (out * lib.tensor(np.linspace(-1, 1, out.numel(), dtype=np.float32).reshape(tuple(out.shape)))).sum().backward()
+        results.append((out.detach().numpy(), t.grad.numpy()))
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-7)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from lamina.autograd.function import Function
+from lamina.ops import index as index_ops
 from lamina.tensor import Tensor, _index_arrays
 
 
@@ -169,6 +170,8 @@ def getitem(x: Tensor, index) -> Tensor:
             first = tuple(i if _is_int(i) or i is None or i is Ellipsis else slice(None) for i in index)
             rest = tuple(slice(None) if i is None else i for i in index if not _is_int(i))
             return GetItem.apply(GetItem.apply(x, first), rest)
+        if type(index) is np.ndarray and index.dtype.kind in "iu" and x.ndim:
+            return index_ops.TakeRows.apply(x, index)  # a table lookup, the common case: W[idx]
         return GetItem.apply(x, index)
     except IndexError as err:
         raise IndexError(f"index {index!r} is invalid for a tensor of shape {x.shape}: {err}") from None
