@@ -61,6 +61,20 @@ def test_sigmoid_kernel_matches_numpy_to_rounding():
     assert kernels.sigmoid(np.float32([0, 100, -88])).tolist() == [0.5, 1.0, np.float32(1 / (1 + np.exp(88.0)))]
 
 
+def test_gelu_kernels_match_numpy_to_rounding():
+    z = values()[:-len(SPECIAL)]  # ordinary values (erf's reference approximation has no special-value guarantees)
+    g = np.random.default_rng(3).standard_normal(z.size).astype(np.float32)
+    with kernels.set_enabled(False):
+        want = unary.GELU().forward(z, "none")
+        fn = unary.GELU()
+        fn.forward(z, "none")
+        want_grad = fn.backward(g)
+    np.testing.assert_allclose(kernels.gelu(z), want, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(kernels.gelu_backward(g, z), want_grad, rtol=1e-5, atol=1e-6)
+    with np.errstate(over="ignore"):
+        assert np.isnan(kernels.gelu(np.float32([np.nan]))[0]) and kernels.gelu(np.float32([np.inf]))[0] == np.inf
+
+
 def test_binary_cross_entropy_kernels_match_numpy():
     rng = np.random.default_rng(0)
     x = np.concatenate([rng.random(2000), [0, 1, 1e-40, 1 - 6e-8, 1e-8]]).astype(np.float32)
@@ -114,6 +128,7 @@ CASES = {
     "sigmoid": (lambda z: (z.sigmoid() * lamina.tensor(np.linspace(-1, 1, 12, dtype=np.float32))).sum(),),
     "tanh": (lambda z: (z.tanh() * lamina.tensor(np.linspace(-1, 1, 12, dtype=np.float32))).sum(),),
     "relu": (lambda z: (z.relu() * lamina.tensor(np.linspace(-1, 1, 12, dtype=np.float32))).sum(),),
+    "gelu": (lambda z: (F.gelu(z) * lamina.tensor(np.linspace(-1, 1, 12, dtype=np.float32))).sum(),),
     "bce": (lambda z: F.binary_cross_entropy(z.sigmoid(), lamina.tensor(np.float32([0, 1] * 6))),),
     "cross_entropy": (lambda z: F.cross_entropy(z.reshape(4, 3), lamina.tensor([0, 2, 1, 2])),),
     "cross_entropy_sum_ignored": (lambda z: F.cross_entropy(z.reshape(4, 3), lamina.tensor([0, -100, 1, 2]),

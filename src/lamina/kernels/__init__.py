@@ -7,7 +7,8 @@ compiled by numba on first use and cached on disk. The NumPy code stays the read
 docstring names the code it mirrors, and tests/kernels checks it against that code, bit for bit where the formula
 is arithmetic and comparisons, to float32 rounding where it calls exp or log.
 
-    unary.py    sigmoid, sigmoid_backward, tanh_backward, relu, relu_backward      (for lamina/ops/unary.py)
+    unary.py    sigmoid, sigmoid_backward, tanh_backward, relu, relu_backward,
+                gelu, gelu_backward                                                (for lamina/ops/unary.py)
     loss.py     binary_cross_entropy(_backward), cross_entropy(_backward)          (for lamina/ops/loss.py)
     linalg.py   linear, linear_backward: a tiny fully connected layer               (for lamina/ops/linalg.py)
     optim.py    sgd_step, adam_step: the whole update in one pass                  (for lamina/optim/sgd.py, adam.py)
@@ -126,7 +127,8 @@ def ufunc(signature: str):
 
 
 _HOMES = {  # kernel -> the module that defines it
-    **dict.fromkeys(("sigmoid", "sigmoid_backward", "tanh_backward", "relu", "relu_backward"), "unary"),
+    **dict.fromkeys(("sigmoid", "sigmoid_backward", "tanh_backward", "relu", "relu_backward", "gelu",
+                     "gelu_backward"), "unary"),
     **dict.fromkeys(("binary_cross_entropy", "binary_cross_entropy_backward", "cross_entropy",
                      "cross_entropy_backward"), "loss"),
     **dict.fromkeys(("linear", "linear_backward"), "linalg"),

@@ -65,3 +65,33 @@ def _relu_backward(g, a, out):
     g, a, out = g.reshape(g.size), a.reshape(a.size), out.reshape(out.size)
     for i in range(a.size):
         out[i] = g[i] if a[i] > _0 else g[i] * _0
+
+
+def gelu(z):
+    out = np.empty_like(z)
+    _gelu(z, out)
+    return out
+
+
+@jit
+def _gelu(z, out):
+    """z·Φ(z) = ½·z·(1 + erf(z/√2)), as unary.GELU.forward (exact form)"""
+    z, out = z.reshape(z.size), out.reshape(out.size)
+    for i in range(z.size):
+        out[i] = np.float32(0.5) * z[i] * (_1 + np.float32(math.erf(z[i] * np.float32(0.7071067811865476))))
+
+
+def gelu_backward(g, z):
+    out = np.empty_like(z)
+    _gelu_backward(g, z, out)
+    return out
+
+
+@jit
+def _gelu_backward(g, z, out):
+    """g·(Φ(z) + z·φ(z)), as unary.GELU.backward (exact form)"""
+    g, z, out = g.reshape(g.size), z.reshape(z.size), out.reshape(out.size)
+    for i in range(z.size):
+        cdf = np.float32(0.5) * (_1 + np.float32(math.erf(z[i] * np.float32(0.7071067811865476))))
+        pdf = np.float32(math.exp(np.float32(-0.5) * z[i] * z[i])) * np.float32(0.3989422804014327)
+        out[i] = g[i] * (cdf + z[i] * pdf)
