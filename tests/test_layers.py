@@ -7,7 +7,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "lamina"
 
 # the README's layers, bottom to top
 LAYERS = [
-    {"dtypes", "random", "cuda", "backends"},
+    {"dtypes", "random", "cuda", "backends", "threads"},
     {"autograd", "tensor", "tensor_math", "factories"},
     {"kernels"},
     {"ops"},

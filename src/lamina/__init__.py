@@ -32,6 +32,7 @@ from lamina.ops.linalg import matmul
 from lamina.ops.shape import cat, chunk, split, stack
 from lamina.random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from lamina.tensor import Tensor
+from lamina.threads import get_num_threads, set_num_threads
 
 __version__ = "0.1.0"
 float = float32  # noqa: A001  (PyTorch's aliases)
@@ -84,3 +85,7 @@ def __getattr__(name):
 
 
 __all__ = [n for n in dir() if not n.startswith("_")] + sorted(_LAZY_MODULES | set(_LAZY_ATTRS))
+
+from lamina import threads as _threads  # noqa: E402
+
+_threads._from_environment()  # LAMINA_NUM_THREADS=n: the BLAS thread count from the start
