@@ -44,3 +44,13 @@ def test_dtype_aliases_are_pytorchs():
     assert lamina.float == lamina.float32 and lamina.double == lamina.float64 and lamina.half == lamina.float16
     assert lamina.tensor([1, 2], dtype=lamina.uint8).dtype == lamina.uint8
     assert lamina.tensor([1], dtype=lamina.int8).dtype == lamina.int8
+
+
+def test_randint_takes_pytorchs_forms_and_generators_repeat():
+    assert lamina.randint(10, (3,)).shape == (3,) and lamina.randint(2, 5, (2, 2)).shape == (2, 2)
+    values = lamina.randint(2, 5, (1000,))
+    assert values.min().item() >= 2 and values.max().item() <= 4 and values.dtype == lamina.int64
+    draws = [lamina.randn(3, generator=lamina.Generator().manual_seed(7)).tolist() for _ in range(2)]
+    assert draws[0] == draws[1]
+    assert lamina.randperm(5, generator=lamina.Generator().manual_seed(1)).tolist() == \
+        lamina.randperm(5, generator=lamina.Generator().manual_seed(1)).tolist()

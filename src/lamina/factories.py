@@ -87,9 +87,11 @@ def randn(*size, dtype=None, generator=None, device=None, requires_grad=False) -
 
 
 def randint(low, high=None, size=(), dtype=None, generator=None, device=None) -> Tensor:
-    """Integers uniform on [low, high)."""
+    """Integers uniform on [low, high): ``randint(high, size)`` or ``randint(low, high, size)``, as PyTorch."""
     check_device(device)
-    if high is None:
+    if isinstance(high, (tuple, list)):  # randint(high, size)
+        low, high, size = 0, low, high
+    elif high is None:
         low, high = 0, low
     return _new(_random.rng(generator).integers(low, high, size=tuple(size), dtype=dtype or np.int64))
 
