@@ -441,7 +441,19 @@ class Tensor(TensorMath):
     def __ge__(self, other): return self._compare(np.greater_equal, other)
     def __and__(self, other): return self._compare(np.logical_and if self.dtype == bool_ else np.bitwise_and, other)
     def __or__(self, other): return self._compare(np.logical_or if self.dtype == bool_ else np.bitwise_or, other)
+    def __xor__(self, other): return self._compare(np.logical_xor if self.dtype == bool_ else np.bitwise_xor, other)
+    def __lshift__(self, other): return self._compare(np.left_shift, other)
+    def __rshift__(self, other): return self._compare(np.right_shift, other)
+    __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
     def __invert__(self): return Tensor._make(~self.array, False, None)
+    def bitwise_and(self, other): return self & other
+    def bitwise_or(self, other): return self | other
+    def bitwise_xor(self, other): return self ^ other
+    def bitwise_not(self): return ~self
+    def logical_and(self, other): return self._compare(np.logical_and, other)
+    def logical_or(self, other): return self._compare(np.logical_or, other)
+    def logical_xor(self, other): return self._compare(np.logical_xor, other)
+    def logical_not(self): return Tensor._make(np.logical_not(self.array), False, None)
 
     __hash__ = object.__hash__
 

@@ -167,3 +167,14 @@ def test_numpy_spellings_and_dtype_of_reductions():
     assert lamina.tensor([1, 2], dtype=lamina.int32).sum(dtype=lamina.float32).dtype == lamina.float32
     with pytest.raises(TypeError, match="unexpected keyword argument 'axes'"):
         lamina.ones(2).sum(axes=0)
+
+
+def test_bit_and_logical_operations_match_torch():
+    a, b = [5, 3, -8, 12], [3, 6, 2, 1]
+    for op in (lambda x, y: x & y, lambda x, y: x | y, lambda x, y: x ^ y, lambda x, y: x << y, lambda x, y: x >> y,
+               lambda x, y: ~x, lambda x, y: x.bitwise_xor(y), lambda x, y: x.logical_and(y),
+               lambda x, y: x.logical_xor(y), lambda x, y: x.logical_not(), lambda x, y: 3 & x):
+        assert op(lamina.tensor(a), lamina.tensor(b)).tolist() == op(torch.tensor(a), torch.tensor(b)).tolist()
+    p, q = [True, False, True], [True, True, False]
+    for op in (lambda x, y: x ^ y, lambda x, y: ~x, lambda x, y: x | y, lambda x, y: x & y):
+        assert op(lamina.tensor(p), lamina.tensor(q)).tolist() == op(torch.tensor(p), torch.tensor(q)).tolist()
