@@ -155,3 +155,14 @@ def test_from_numpy_shares_memory_and_takes_only_arrays():
     assert lamina.from_numpy(np.float32(2.5)).shape == ()
     with pytest.raises(TypeError, match="expected a NumPy array, got list"):
         lamina.from_numpy([1.0, 2.0])
+
+
+@pytest.mark.parametrize("data, error, words", [
+    (["a", "b"], TypeError, "list holding str values"), ([1.0, None], TypeError, "NoneType"),
+    ({"a": 1}, TypeError, "from a dict"), ("text", TypeError, "from a str"),
+    ([[1, 2], [3]], ValueError, "ragged"), (np.array(["a"]), TypeError, "dtype <U1"),
+    (np.array([object()]), TypeError, "dtype object"),
+])
+def test_non_numeric_data_is_refused_saying_what_lamina_takes(data, error, words):
+    with pytest.raises(error, match=words):
+        lamina.tensor(data)

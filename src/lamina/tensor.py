@@ -28,10 +28,20 @@ def as_array(data, dtype=None) -> np.ndarray:
         arr = data.array
     elif isinstance(data, np.ndarray):
         arr = data
+        if arr.dtype.kind not in "biufc":
+            raise TypeError(f"tensor: cannot make a tensor from a NumPy array of dtype {arr.dtype}; lamina takes "
+                            "numeric arrays (bool, int, float)")
     else:
         if isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in _flat(data)):
             data = _tensors_to_lists(data)
-        arr = np.asarray(data)
+        try:
+            arr = np.asarray(data)
+        except ValueError:
+            raise ValueError("tensor: the nested lists have different lengths (a ragged list); a tensor needs one "
+                             "length per dimension: pad the rows, or make one tensor per row") from None
+        if arr.dtype.kind not in "biufc":
+            raise TypeError(f"tensor: cannot make a tensor from {_describe(data)}; lamina takes numbers (bool, int, "
+                            "float), nested lists or tuples of numbers, NumPy arrays and tensors")
         if dtype is None and arr.dtype == _F64:
             arr = arr.astype(np.float32)
     if dtype is not None:
@@ -39,6 +49,14 @@ def as_array(data, dtype=None) -> np.ndarray:
     elif arr.dtype.kind == "i" and arr.dtype != int64 and not isinstance(data, np.ndarray):
         arr = arr.astype(np.int64)
     return arr
+
+
+def _describe(data) -> str:
+    """What a value that is not numeric data holds, for an error message."""
+    if isinstance(data, (list, tuple)):
+        kinds = sorted({type(x).__name__ for x in _flat(data) if not isinstance(x, (bool, int, float, np.number))})
+        return f"a {type(data).__name__} holding {', '.join(kinds)} values" if kinds else f"this {type(data).__name__}"
+    return f"a {type(data).__name__}"
 
 
 def _flat(data):

@@ -112,17 +112,25 @@ def random_split(dataset, lengths, generator=None) -> list[Subset]:
     return [Subset(dataset, part) for part in np.split(order, bounds)]
 
 
+def _raw(x) -> np.ndarray:
+    """x as NumPy sees it, before lamina's conversions (so that a bad dtype can be named)."""
+    return x.array if isinstance(x, Tensor) else x if isinstance(x, np.ndarray) else np.asarray(x)
+
+
 def as_features(x) -> Tensor:
     """Features as a float32 Tensor (no copy if already float32). Rejects non-numeric data."""
-    array = as_array(x)
+    array = _raw(x)
     if array.dtype.kind not in "biuf":
         raise TypeError(f"features must be numeric, got an array of dtype {array.dtype}")
+    array = as_array(array if isinstance(x, (Tensor, np.ndarray)) else x)
     return from_numpy(array.astype(np.float32, copy=False))
 
 
 def as_labels(y) -> Tensor:
     """Class labels as an int64 Tensor. Float labels are accepted when they are whole numbers (0.0, 1.0, ...)."""
-    array = as_array(y)
+    array = _raw(y)
+    if array.dtype.kind in "biuf":
+        array = as_array(array if isinstance(y, (Tensor, np.ndarray)) else y)
     if array.dtype.kind == "f":
         if not np.all(np.isfinite(array)) or np.any(array != np.round(array)):
             raise ValueError("class labels must be whole numbers; got non-integer values "
