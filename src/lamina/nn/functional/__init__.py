@@ -421,3 +421,24 @@ from lamina.nn.functional.conv import (  # noqa: E402
     unfold,
 )
 from lamina.nn.functional.sparse import embedding, embedding_bag  # noqa: E402  (the lookup layers' entry points)
+
+__all__ += ["hardtanh", "relu6", "selu", "celu", "mish", "hardswish", "hardsigmoid", "logsigmoid", "softsign",
+            "softmin", "glu", "prelu", "threshold", "tanhshrink", "softshrink", "hardshrink"]
+from lamina.nn.functional.activation import (  # noqa: E402  (the further activations' entry points)
+    celu,
+    glu,
+    hardshrink,
+    hardsigmoid,
+    hardswish,
+    hardtanh,
+    logsigmoid,
+    mish,
+    prelu,
+    relu6,
+    selu,
+    softmin,
+    softshrink,
+    softsign,
+    tanhshrink,
+    threshold,
+)
