@@ -442,3 +442,19 @@ from lamina.nn.functional.activation import (  # noqa: E402  (the further activa
     tanhshrink,
     threshold,
 )
+
+__all__ += ["normalize", "cosine_similarity", "pairwise_distance", "smooth_l1_loss", "kl_div", "poisson_nll_loss",
+            "gaussian_nll_loss", "cosine_embedding_loss", "margin_ranking_loss", "triplet_margin_loss",
+            "multilabel_soft_margin_loss", "soft_margin_loss"]
+from lamina.nn.functional.distance import cosine_similarity, normalize, pairwise_distance  # noqa: E402
+from lamina.nn.functional.loss import (  # noqa: E402  (the further losses' entry points)
+    cosine_embedding_loss,
+    gaussian_nll_loss,
+    kl_div,
+    margin_ranking_loss,
+    multilabel_soft_margin_loss,
+    poisson_nll_loss,
+    smooth_l1_loss,
+    soft_margin_loss,
+    triplet_margin_loss,
+)
