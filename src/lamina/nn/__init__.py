@@ -84,3 +84,7 @@ __all__ += ["SmoothL1Loss", "KLDivLoss", "PoissonNLLLoss", "GaussianNLLLoss", "C
 from lamina.nn.distance import CosineSimilarity, PairwiseDistance  # noqa: E402
 
 __all__ += ["CosineSimilarity", "PairwiseDistance"]
+from lamina.nn.containers import ParameterDict, ParameterList  # noqa: E402
+from lamina.nn.linear import Unflatten  # noqa: E402
+
+__all__ += ["ParameterList", "ParameterDict", "Unflatten"]
