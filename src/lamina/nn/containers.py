@@ -1,4 +1,5 @@
-"""Containers: Sequential (a pipeline), ModuleList and ModuleDict (registered collections)."""
+"""Containers: Sequential (a pipeline), ModuleList and ModuleDict (registered collections of modules), ParameterList
+and ParameterDict (of parameters)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import operator
 from collections import OrderedDict
 
 from lamina.nn.module import Module, _indent
+from lamina.nn.parameter import Parameter
+from lamina.tensor import Tensor
 
 
 def _index(i, n: int, kind: str) -> int:
@@ -160,3 +163,130 @@ class ModuleDict(Module):
 
     def clear(self) -> None:
         self._modules.clear()
+
+
+def _as_parameter(value):
+    """As PyTorch's parameter containers: a plain tensor becomes a Parameter; other values are kept as they are."""
+    if isinstance(value, Tensor) and not isinstance(value, Parameter):
+        return Parameter(value.detach().array)
+    return value
+
+
+def _describe(value) -> str:
+    """PyTorch's one-line description of a container entry."""
+    if isinstance(value, Tensor):
+        kind = "Parameter" if isinstance(value, Parameter) else "Tensor"
+        return f"{kind} containing: [lamina.{value.dtype} of size {'x'.join(str(n) for n in value.shape)}]"
+    return f"Object of type: {type(value).__name__}"
+
+
+class ParameterList(Module):
+    """A list of parameters registered with the parent (under '0', '1', ...); plain tensors become Parameters."""
+
+    def __init__(self, values=None):
+        super().__init__()
+        self._size = 0
+        if values is not None:
+            self.extend(values)
+
+    def _key(self, idx) -> str:
+        return str(_index(idx, self._size, "ParameterList"))
+
+    def __getitem__(self, idx):
+        if isinstance(idx, slice):
+            return type(self)([self[i] for i in range(self._size)[idx]])
+        return getattr(self, self._key(idx))
+
+    def __setitem__(self, idx, value) -> None:
+        self._set(self._key(idx), value)
+
+    def _set(self, key: str, value) -> None:
+        value = _as_parameter(value)
+        if isinstance(value, Parameter) or value is None:
+            self.register_parameter(key, value)
+        else:
+            setattr(self, key, value)
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __iter__(self):
+        return iter(self[i] for i in range(self._size))
+
+    def __iadd__(self, values) -> ParameterList:
+        return self.extend(values)
+
+    def append(self, value) -> ParameterList:
+        self._size += 1
+        self._set(str(self._size - 1), value)
+        return self
+
+    def extend(self, values) -> ParameterList:
+        for value in values:
+            self.append(value)
+        return self
+
+    def extra_repr(self) -> str:
+        return "\n".join(f"  ({i}): {_describe(p)}" for i, p in enumerate(self))
+
+
+class ParameterDict(Module):
+    """A dict of parameters by name, registered with the parent; plain tensors become Parameters."""
+
+    def __init__(self, parameters=None):
+        super().__init__()
+        self._keys: dict = {}
+        if parameters is not None:
+            self.update(parameters)
+
+    def __getitem__(self, key: str):
+        return getattr(self, key)
+
+    def __setitem__(self, key: str, value) -> None:
+        self._keys[key] = None
+        value = _as_parameter(value)
+        if isinstance(value, Parameter) or value is None:
+            self.register_parameter(key, value)
+        else:
+            setattr(self, key, value)
+
+    def __delitem__(self, key: str) -> None:
+        del self._keys[key]
+        delattr(self, key)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __iter__(self):
+        return iter(self._keys)
+
+    def __contains__(self, key) -> bool:
+        return key in self._keys
+
+    def keys(self):
+        return self._keys.keys()
+
+    def items(self):
+        return ((k, self[k]) for k in self._keys)
+
+    def values(self):
+        return (self[k] for k in self._keys)
+
+    def get(self, key: str, default=None):
+        return self[key] if key in self._keys else default
+
+    def pop(self, key: str):
+        value = self[key]
+        del self[key]
+        return value
+
+    def clear(self) -> None:
+        for key in list(self._keys):
+            del self[key]
+
+    def update(self, parameters) -> None:
+        for key, value in (parameters.items() if hasattr(parameters, "items") else parameters):
+            self[key] = value
+
+    def extra_repr(self) -> str:
+        return "\n".join(f"  ({k}): {_describe(p)}" for k, p in self.items())

@@ -1,4 +1,4 @@
-"""Linear (fully connected) layer, Identity and Flatten."""
+"""Linear (fully connected) layer, Identity, Flatten and Unflatten."""
 
 from __future__ import annotations
 
@@ -70,3 +70,25 @@ class Flatten(Module):
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
+
+
+class Unflatten(Module):
+    """Splits dim into unflattened_size: Unflatten(1, (2, 5)) takes (N, 10) to (N, 2, 5)."""
+
+    def __init__(self, dim: int, unflattened_size):
+        super().__init__()
+        self.dim, self.unflattened_size = dim, unflattened_size
+
+    def forward(self, input: Tensor) -> Tensor:
+        n, sizes = input.ndim, tuple(self.unflattened_size)
+        if not -n <= self.dim < n:
+            raise LayerInputError(self, f"dim {self.dim} is out of range for input of shape {tuple(input.shape)}")
+        size = input.shape[self.dim]
+        known = int(np.prod([s for s in sizes if s != -1]))
+        if (-1 not in sizes and known != size) or (-1 in sizes and (known == 0 or size % known)):
+            raise LayerInputError(self, f"unflattened_size {sizes} does not fit dimension {self.dim} of size {size} "
+                                        f"(input of shape {tuple(input.shape)})")
+        return input.unflatten(self.dim, sizes)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"

@@ -14,9 +14,11 @@ from collections import OrderedDict, namedtuple
 import numpy as np
 
 from lamina.autograd import zero_grad_
+from lamina.autograd.grad_mode import is_grad_enabled
 from lamina.autograd.hooks import RemovableHandle
 from lamina.dtypes import cpu_only
 from lamina.nn.parameter import Parameter
+from lamina.ops.hook import Pack
 from lamina.tensor import Tensor, to_dtype
 
 
@@ -81,13 +83,14 @@ class Module:
         d["_modules"] = OrderedDict()
         d["_forward_hooks"] = OrderedDict()
         d["_forward_pre_hooks"] = OrderedDict()
+        d["_backward_hooks"] = OrderedDict()
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
     def __call__(self, *args, **kwargs):
         try:
-            if self._forward_pre_hooks or self._forward_hooks:
+            if self._forward_pre_hooks or self._forward_hooks or self._backward_hooks:
                 return self._call_with_hooks(args, kwargs)
             return self.forward(*args, **kwargs)
         except LayerInputError as err:
@@ -99,11 +102,16 @@ class Module:
             result = hook(self, args)
             if result is not None:
                 args = result if isinstance(result, tuple) else (result,)
+        backward = _BackwardHookCall(self) if self._backward_hooks and is_grad_enabled() else None
+        if backward is not None:
+            args = backward.wrap_inputs(args)
         output = self.forward(*args, **kwargs)
         for hook in list(self._forward_hooks.values()):
             result = hook(self, args, output)
             if result is not None:
                 output = result
+        if backward is not None:
+            output = backward.wrap_outputs(output)
         return output
 
     def register_forward_pre_hook(self, hook, *, prepend: bool = False) -> RemovableHandle:
@@ -113,6 +121,13 @@ class Module:
     def register_forward_hook(self, hook, *, prepend: bool = False) -> RemovableHandle:
         """``hook(module, args, output)`` runs after forward; returning a value replaces the output."""
         return RemovableHandle.add(self._forward_hooks, hook, prepend)
+
+    def register_full_backward_hook(self, hook, prepend: bool = False) -> RemovableHandle:
+        """``hook(module, grad_input, grad_output)`` runs once the gradients with respect to the module's inputs are
+        computed: tuples with one entry per positional input and per output (None where there is no gradient);
+        returning a tuple replaces grad_input. As PyTorch's; the gradient of an output that does not reach the loss
+        is a zero tensor here, None in PyTorch."""
+        return RemovableHandle.add(self._backward_hooks, hook, prepend)
 
     # -- registration -------------------------------------------------------------------------
     def register_parameter(self, name: str, param: Parameter | None) -> None:
@@ -216,6 +231,23 @@ class Module:
                 raise AttributeError(f"{type(module).__name__} has no submodule '{part}' (looking up '{target}')")
             module = module._modules[part]
         return module
+
+    def get_parameter(self, target: str) -> Parameter:
+        """``model.get_parameter('encoder.0.weight')``."""
+        return self._get_member(target, "_parameters", "nn.Parameter")
+
+    def get_buffer(self, target: str) -> Tensor:
+        """``model.get_buffer('norm.running_mean')``."""
+        return self._get_member(target, "_buffers", "buffer")
+
+    def _get_member(self, target: str, store: str, kind: str):
+        path, _, name = target.rpartition(".")
+        module = self.get_submodule(path)
+        if not hasattr(module, name):
+            raise AttributeError(f"{module._get_name()} has no attribute `{name}` (looking up '{target}')")
+        if name not in module.__dict__[store]:
+            raise AttributeError(f"`{name}` is not an {kind} (looking up '{target}')")
+        return module.__dict__[store][name]
 
     # -- traversal ----------------------------------------------------------------------------
     def named_modules(self, memo=None, prefix: str = "", remove_duplicate: bool = True):
@@ -408,6 +440,78 @@ class Module:
         if not lines:
             return f"{self._get_name()}()"
         return self._get_name() + "(\n  " + "\n  ".join(lines) + "\n)"
+
+
+class _BackwardHookCall:
+    """One forward call of a module with full backward hooks, as PyTorch runs them: the input tensors that require
+    grad pass through one Pack node, the output tensors through another; the outputs' node notes grad_output, the
+    inputs' node runs the hooks with grad_input (and applies a replacement they return). With no input requiring
+    grad, the hooks run at the outputs' node with grad_input all None."""
+
+    def __init__(self, module: Module):
+        self.module, self.inputs, self.grad_output = module, None, None
+
+    @staticmethod
+    def _pack(values, on_grads):
+        """The Tensors among values that require grad, routed through one Pack node; their indices."""
+        index = [i for i, v in enumerate(values) if isinstance(v, Tensor) and v.requires_grad]
+        if not index:
+            return values, index
+        if len({values[i].dtype for i in index}) > 1:
+            raise TypeError(f"{values[index[0]].dtype} and other dtypes mixed: a full backward hook needs the tensors "
+                            f"of one call in one dtype")
+        packed = Pack.apply(*(values[i] for i in index), on_grads=on_grads)
+        values, offset = list(values), 0
+        for i in index:
+            n = values[i].numel()
+            values[i] = packed[offset:offset + n].reshape(values[i].shape)
+            offset += n
+        return tuple(values), index
+
+    def wrap_inputs(self, args: tuple) -> tuple:
+        self.n_args = len(args)
+        args, self.inputs = self._pack(args, self._input_grads)
+        return args
+
+    def wrap_outputs(self, output):
+        single = isinstance(output, Tensor)
+        values, index = self._pack((output,) if single else tuple(output) if isinstance(output, (tuple, list)) else (),
+                                   self._output_grads)
+        self.outputs, self.n_outputs = index, len(values)
+        if not index:
+            return output
+        return values[0] if single else type(output)(values)
+
+    @staticmethod
+    def _spread(index, grads, n):
+        out = [None] * n
+        for i, g in zip(index, grads):
+            out[i] = None if g is None else Tensor._make(g, False, None)
+        return tuple(out)
+
+    def _output_grads(self, grads):
+        self.grad_output = self._spread(self.outputs, grads, self.n_outputs)
+        if not self.inputs:  # nothing below to wait for
+            self._run((None,) * self.n_args)
+        return grads
+
+    def _input_grads(self, grads):
+        grad_input = self._run(self._spread(self.inputs, grads, self.n_args))
+        new = [grad_input[i] for i in self.inputs]  # None (no gradient), a Tensor or an array
+        return [np.zeros(g.shape, g.dtype) if n is None else np.asarray(getattr(n, "array", n), g.dtype)
+                for n, g in zip(new, grads)]
+
+    def _run(self, grad_input: tuple) -> tuple:
+        grad_output = self.grad_output if self.grad_output is not None else (None,) * self.n_outputs
+        for hook in list(self.module._backward_hooks.values()):
+            result = hook(self.module, grad_input, grad_output)
+            if result is not None:
+                result = tuple(result) if isinstance(result, (tuple, list)) else (result,)
+                if len(result) != len(grad_input):
+                    raise RuntimeError(f"backward hook returned {len(result)} gradients, expected {len(grad_input)} "
+                                       f"(one per input of {self.module._get_name()})")
+                grad_input = result
+        return grad_input
 
 
 def _indent(text: str, spaces: int) -> str:

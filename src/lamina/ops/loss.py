@@ -294,3 +294,74 @@ class Penalty(Function):
     def backward(self, g):
         return tuple((g * (self.l1 * np.sign(w) + 2 * self.l2 * w) if need else None)
                      for w, need in zip(self.saved, self.needs))
+
+
+class SmoothL1Loss(Function):
+    """ℓ = ½d²/β if |d| < β else |d| − ½β, d = x − y; dℓ/dx = clip(d/β, −1, 1) = −dℓ/dy"""
+
+    def forward(self, x, y, beta, reduction):
+        diff = x - y
+        self.save(diff)
+        self.beta, self.reduction = beta, reduction
+        absd = np.abs(diff)
+        loss = np.where(absd < beta, 0.5 * diff * diff / beta, absd - 0.5 * beta)
+        return _reduce(loss.astype(x.dtype, copy=False), reduction)
+
+    def backward(self, g):
+        (diff,) = self.saved
+        gx = _spread(g, self.reduction, diff.size) * np.clip(diff / self.beta, -1, 1)
+        return (gx if self.needs[0] else None), (-gx if self.needs[1] else None)
+
+
+class KLDivLoss(Function):
+    """ℓ = y·(log y − x) (0 where y = 0) on log-probabilities x; with log_target, ℓ = eʸ·(y − x).
+    dℓ/dx = −y (−eʸ); dℓ/dy = log y + 1 − x (eʸ·(y − x + 1)); at y = 0 that is NaN, as PyTorch's xlogy gives.
+    'batchmean' divides the sum by the batch size x.shape[0]."""
+
+    def forward(self, x, y, log_target, reduction):
+        self.save(x, y)
+        self.log_target, self.reduction = log_target, reduction
+        if log_target:
+            loss = np.exp(y) * (y - x)
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                loss = np.where(y == 0, 0, y * np.log(y)) - y * x
+        self.count = (x.shape[0] if x.ndim else 1) if reduction == "batchmean" else loss.size
+        return _reduce(loss.astype(x.dtype, copy=False), "mean" if reduction == "batchmean" else reduction, self.count)
+
+    def backward(self, g):
+        x, y = self.saved
+        gs = _spread(g, "mean" if self.reduction == "batchmean" else self.reduction, self.count)
+        gx = gy = None
+        if self.log_target:
+            ey = np.exp(y)
+            gx = -gs * ey if self.needs[0] else None
+            gy = gs * ey * (y - x + 1) if self.needs[1] else None
+        else:
+            gx = -gs * y if self.needs[0] else None
+            if self.needs[1]:
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    gy = gs * (np.where(y == 0, 0, np.log(y)) + y / y - x)
+        return gx, gy
+
+
+class GaussianNLLLoss(Function):
+    """ℓ = ½·(log v + (x − y)²/v) (+ ½·log 2π when full), v = max(var, eps); dℓ/dx = (x − y)/v = −dℓ/dy,
+    dℓ/dvar = ½·(1/v − (x − y)²/v²): the clamp is outside the gradient, as PyTorch applies it under no_grad"""
+
+    def forward(self, x, y, var, eps, full, reduction):
+        v = np.maximum(var, np.asarray(eps, var.dtype))
+        d = x - y
+        loss = 0.5 * (np.log(v) + d * d / v)
+        if full:
+            loss = loss + 0.5 * math.log(2 * math.pi)
+        self.save(d, v)
+        self.reduction, self.count = reduction, loss.size
+        return _reduce(loss.astype(x.dtype, copy=False), reduction)
+
+    def backward(self, g):
+        d, v = self.saved
+        gs = _spread(g, self.reduction, self.count)
+        gx = gs * d / v
+        gv = gs * 0.5 * (1 / v - d * d / (v * v)) if self.needs[2] else None
+        return (gx if self.needs[0] else None), (-gx if self.needs[1] else None), gv

@@ -421,3 +421,40 @@ from lamina.nn.functional.conv import (  # noqa: E402
     unfold,
 )
 from lamina.nn.functional.sparse import embedding, embedding_bag  # noqa: E402  (the lookup layers' entry points)
+
+__all__ += ["hardtanh", "relu6", "selu", "celu", "mish", "hardswish", "hardsigmoid", "logsigmoid", "softsign",
+            "softmin", "glu", "prelu", "threshold", "tanhshrink", "softshrink", "hardshrink"]
+from lamina.nn.functional.activation import (  # noqa: E402  (the further activations' entry points)
+    celu,
+    glu,
+    hardshrink,
+    hardsigmoid,
+    hardswish,
+    hardtanh,
+    logsigmoid,
+    mish,
+    prelu,
+    relu6,
+    selu,
+    softmin,
+    softshrink,
+    softsign,
+    tanhshrink,
+    threshold,
+)
+
+__all__ += ["normalize", "cosine_similarity", "pairwise_distance", "smooth_l1_loss", "kl_div", "poisson_nll_loss",
+            "gaussian_nll_loss", "cosine_embedding_loss", "margin_ranking_loss", "triplet_margin_loss",
+            "multilabel_soft_margin_loss", "soft_margin_loss"]
+from lamina.nn.functional.distance import cosine_similarity, normalize, pairwise_distance  # noqa: E402
+from lamina.nn.functional.loss import (  # noqa: E402  (the further losses' entry points)
+    cosine_embedding_loss,
+    gaussian_nll_loss,
+    kl_div,
+    margin_ranking_loss,
+    multilabel_soft_margin_loss,
+    poisson_nll_loss,
+    smooth_l1_loss,
+    soft_margin_loss,
+    triplet_margin_loss,
+)
