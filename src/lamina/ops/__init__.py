@@ -1,3 +1,3 @@
 """Differentiable operations, grouped by kind. Each is a Function with forward and backward side by side."""
 
-from lamina.ops import arithmetic, linalg, reduce, shape, unary  # noqa: F401
+from lamina.ops import arithmetic, linalg, reduce, sampling, shape, sort, unary  # noqa: F401
