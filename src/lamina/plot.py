@@ -1,5 +1,5 @@
 """Plots of training: loss curves, decision boundaries, learning rates, activations, confusion matrices,
-gradient norms. Each function writes a PNG to ``path`` and returns the path.
+gradient norms, attention weights. Each function writes a PNG to ``path`` and returns the path.
 
 matplotlib is an optional dependency (``pip install lamina[plot]``), imported on first use with the
 Agg renderer on a Figure of its own (pyplot is not touched), so plotting works on servers and in CI.
@@ -16,7 +16,7 @@ from lamina import nn
 from lamina.training import predict
 
 __all__ = ["plot_history", "plot_decision_boundary", "plot_lr_comparison", "plot_activations",
-           "plot_confusion_matrix", "plot_gradient_norms"]
+           "plot_confusion_matrix", "plot_gradient_norms", "plot_attention"]
 
 
 def _figure(nrows=1, ncols=1, figsize=(6, 4), **kwargs):
@@ -182,3 +182,45 @@ def plot_gradient_norms(history, path, title: str | None = None) -> Path:
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7, ncol=2 if len(norms) > 6 else 1)
     return _save(fig, path)
+
+
+def plot_attention(weights, path, tokens=None, title: str | None = None, head_names=None) -> Path:
+    """Attention weights as heat maps, one panel per head: row i (a query position) shows how much it attends
+    to each column (a key position); each row sums to 1. ``weights``: (query, key), or (heads, query, key), e.g.
+    one sample of ``MultiheadAttention(need_weights=True, average_attn_weights=False)``'s weights. ``tokens``
+    label the positions (characters are shown as they are; space as '␣', newline as '⏎')."""
+    w = np.asarray(weights.array if hasattr(weights, "array") else weights, dtype=np.float64)
+    if w.ndim == 2:
+        w = w[None]
+    if w.ndim != 3:
+        raise ValueError(f"plot_attention: expected weights of shape (query, key) or (heads, query, key), got "
+                         f"{w.shape}")
+    heads, n_query, n_key = w.shape
+    labels = None
+    if tokens is not None:
+        labels = [{" ": "␣", "\n": "⏎"}.get(str(t), str(t)) for t in tokens]
+        if len(labels) != n_key:
+            raise ValueError(f"plot_attention: {len(labels)} tokens for {n_key} key positions")
+    cols = min(heads, 2)
+    rows = -(-heads // cols)
+    size = 1.2 + 0.13 * max(n_query, n_key)
+    fig, axes = _figure(rows, cols, figsize=(size * cols + 1.0, size * rows + 0.5), squeeze=False)
+    fig.set_layout_engine("constrained")  # places the shared colorbar, which tight_layout cannot
+    for h, ax in enumerate(axes.ravel()):
+        if h >= heads:
+            ax.axis("off")
+            continue
+        image = ax.imshow(w[h], cmap="viridis", vmin=0.0, vmax=max(float(w[h].max()), 1e-12))
+        ax.set_title(head_names[h] if head_names is not None else f"head {h}", fontsize=9)
+        ax.set_xlabel("key position (attended to)", fontsize=8)
+        ax.set_ylabel("query position", fontsize=8)
+        if labels is not None:
+            ax.set_xticks(range(n_key), labels, fontsize=7)
+            ax.set_yticks(range(n_query), labels[-n_query:], fontsize=7)
+    fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.6, label="attention weight")
+    if title:
+        fig.suptitle(title)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100, format="png")
+    return path

@@ -413,6 +413,12 @@ class Tensor(TensorMath):
         self.array[...] = _random.rng(generator).standard_normal(self.array.shape) * std + mean
         return self
 
+    def bernoulli_(self, p=0.5, *, generator=None):
+        """Fill with zeros and ones, each 1 with probability p (a number, or a tensor that broadcasts)."""
+        self._check_inplace()
+        self.array[...] = _random.rng(generator).random(self.array.shape) < _arr(p)
+        return self
+
     __iadd__ = add_
     __isub__ = sub_
     __imul__ = mul_

@@ -126,6 +126,20 @@ class TensorMath:
         dim, keepdim = _numpy_names(dim, keepdim, numpy_names)
         return type(self)._make(np.asarray(np.all(self.array, axis=dim, keepdims=keepdim)), False, None)
 
+    # -- ordering and sampling -------------------------------------------------------------------
+    def sort(self, dim=-1, descending=False, *, stable=False):
+        return ops.sort.sort(self, dim, descending, stable=stable)
+
+    def argsort(self, dim=-1, descending=False, *, stable=False):
+        return ops.sort.argsort(self, dim, descending, stable=stable)
+
+    def topk(self, k, dim=-1, largest=True, sorted=True): return ops.sort.topk(self, k, dim, largest, sorted)
+
+    def multinomial(self, num_samples, replacement=False, *, generator=None):
+        return ops.sampling.multinomial(self, num_samples, replacement, generator=generator)
+
+    def bernoulli(self, p=None, *, generator=None): return ops.sampling.bernoulli(self, p, generator=generator)
+
     # -- shape ---------------------------------------------------------------------------------
     def reshape(self, *shape): return ops.shape.reshape(self, shape)
 

@@ -96,3 +96,15 @@ def test_missing_matplotlib_names_the_extra(tmp_path, monkeypatch):
     h.record(0, {"loss": 1.0})
     with pytest.raises(ImportError, match=r"pip install lamina\[plot\]"):
         plot.plot_history(h, tmp_path / "h.png")
+
+
+def test_attention_weights_one_panel_per_head(tmp_path):
+    w = np.tril(np.ones((3, 5, 5)))
+    w /= w.sum(-1, keepdims=True)
+    pixels = assert_png(plot.plot_attention(w, tmp_path / "attention.png", tokens=list("ab c\n"), title="t"))
+    assert pixels.shape[1] > pixels.shape[0]  # 3 heads: two columns, two rows, and the colorbar beside them
+    assert_png(plot.plot_attention(lamina.tensor(w[0]), tmp_path / "one.png"), min_size=(100, 100))
+    with pytest.raises(ValueError, match="4 tokens for 5 key positions"):
+        plot.plot_attention(w, tmp_path / "x.png", tokens="abcd")
+    with pytest.raises(ValueError, match="expected weights of shape"):
+        plot.plot_attention(np.ones(5), tmp_path / "x.png")

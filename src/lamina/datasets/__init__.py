@@ -1,5 +1,7 @@
 """Datasets, all offline unless you ask for MNIST without its files: generated ones from the textbook (xor,
-spirals, house_prices), scikit-learn's bundled tables, MNIST-style IDX files, and CSV files.
+spirals, house_prices), scikit-learn's bundled tables, MNIST-style IDX files, and CSV files; and sequences:
+a character corpus lamina generates from its own grammar, with a tokenizer and windows for language models
+(``text``), and generated forecasting and order-classification tasks (``sequences``).
 
 ``load(name)`` is the one entry point for training: it returns a ``DatasetSplit`` (X_train, X_test, y_train,
 y_test as Tensors, float32 features, int64 labels or float32 (N, 1) targets, plus task, sizes and names).
@@ -8,6 +10,7 @@ y_test as Tensors, float32 features, int64 labels or float32 (N, 1) targets, plu
 from __future__ import annotations
 
 from lamina.datasets.idx import FASHION_MNIST_CLASSES, default_root, fashion_mnist, mnist, read_idx
+from lamina.datasets.sequences import order_task, sine_waves, sines
 from lamina.datasets.synthetic import house_prices, spirals, xor
 from lamina.datasets.tabular import (
     CLASSIFICATION,
@@ -18,11 +21,14 @@ from lamina.datasets.tabular import (
     load_sklearn,
     make_split,
 )
+from lamina.datasets.text import CharTokenizer, CharWindows, TextCorpus, grammar_text, load_corpus
 
 DATASETS = ("xor", "spirals", "house", *SKLEARN_LOADERS, "mnist", "fashion_mnist")
 
 __all__ = ["DATASETS", "DatasetSplit", "FASHION_MNIST_CLASSES", "fashion_mnist", "house_prices", "load", "load_csv",
-           "mnist", "read_idx", "spirals", "xor"]
+           "mnist", "read_idx", "spirals", "xor",
+           "CharTokenizer", "CharWindows", "TextCorpus", "grammar_text", "load_corpus", "order_task", "sine_waves",
+           "sines"]
 
 
 def load(name: str, test_size: float = 0.2, seed: int = 0, scale: bool = True, **options) -> DatasetSplit:

@@ -8,7 +8,9 @@ from lamina.ops import (  # noqa: F401
     linalg,
     movement,
     reduce,
+    sampling,
     scan,
     shape,
+    sort,
     unary,
 )
