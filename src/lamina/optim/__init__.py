@@ -6,6 +6,7 @@ from lamina.optim.adagrad import Adagrad
 from lamina.optim.adam import Adam, AdamW
 from lamina.optim.adamax import Adamax
 from lamina.optim.asgd import ASGD
+from lamina.optim.lbfgs import LBFGS
 from lamina.optim.nadam import NAdam
 from lamina.optim.optimizer import Optimizer
 from lamina.optim.radam import RAdam
@@ -14,4 +15,4 @@ from lamina.optim.rprop import Rprop
 from lamina.optim.sgd import SGD
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam", "ASGD",
-           "Rprop", "lr_scheduler"]
+           "Rprop", "LBFGS", "lr_scheduler"]
