@@ -8,7 +8,7 @@ from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
 from lamina.nn.parameter import Parameter
-from lamina.optim import SGD, Adagrad, Adam, AdamW, RMSprop, lr_scheduler
+from lamina.optim import ASGD, SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, NAdam, RAdam, RMSprop, Rprop, lr_scheduler
 from lamina.tensor import Tensor
 
 CONFIGS = {
@@ -26,6 +26,13 @@ CONFIGS = {
                 lambda o: lr_scheduler.LinearLR(o, start_factor=0.2, total_iters=60)),
     "Adagrad": (lambda p: Adagrad(p, lr=0.05, lr_decay=0.01, initial_accumulator_value=0.1),
                 lambda o: lr_scheduler.ExponentialLR(o, gamma=0.99)),
+    "Adadelta": (lambda p: Adadelta(p, weight_decay=0.01), lambda o: lr_scheduler.StepLR(o, step_size=30, gamma=0.5)),
+    "Adamax": (lambda p: Adamax(p, lr=0.01), lambda o: lr_scheduler.ExponentialLR(o, gamma=0.99)),
+    "NAdam": (lambda p: NAdam(p, lr=0.01, weight_decay=0.1, decoupled_weight_decay=True),
+              lambda o: lr_scheduler.CosineAnnealingLR(o, T_max=40)),
+    "RAdam": (lambda p: RAdam(p, lr=0.01), lambda o: lr_scheduler.LinearLR(o, start_factor=0.5, total_iters=70)),
+    "ASGD": (lambda p: ASGD(p, lr=0.05, t0=20), lambda o: lr_scheduler.MultiStepLR(o, milestones=[40, 70])),
+    "Rprop": (lambda p: Rprop(p, lr=0.005), lambda o: lr_scheduler.StepLR(o, step_size=25, gamma=0.5)),
     "Adam_plateau": (lambda p: Adam([{"params": p[:2]}, {"params": p[2:], "lr": 0.005}], lr=0.02),
                      lambda o: lr_scheduler.ReduceLROnPlateau(o, patience=2, factor=0.5, cooldown=3)),
 }
@@ -126,7 +133,8 @@ def test_state_dict_has_torch_layout(make_twin):
 
 @pytest.mark.parametrize("make_opt", [
     lambda p: SGD(p, lr=0.1, momentum=0.9), lambda p: RMSprop(p, momentum=0.9, centered=True),
-    lambda p: Adagrad(p), lambda p: AdamW(p, amsgrad=True)])
+    lambda p: Adagrad(p), lambda p: AdamW(p, amsgrad=True), lambda p: Adadelta(p), lambda p: Adamax(p),
+    lambda p: NAdam(p), lambda p: RAdam(p), lambda p: ASGD(p), lambda p: Rprop(p)])
 def test_state_keys_match_torch(make_opt, make_twin):
     torch = pytest.importorskip("torch")
     twin = make_twin()

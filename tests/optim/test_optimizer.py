@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from lamina.nn.parameter import Parameter
-from lamina.optim import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
+from lamina.optim import ASGD, SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, NAdam, Optimizer, RAdam, RMSprop, Rprop
 from lamina.tensor import Tensor
 
 ALL = {
@@ -15,6 +15,12 @@ ALL = {
     "AdamW": lambda p: AdamW(p, lr=0.01, amsgrad=True),
     "RMSprop": lambda p: RMSprop(p, lr=0.01, momentum=0.5, centered=True, weight_decay=0.1),
     "Adagrad": lambda p: Adagrad(p, lr=0.1, lr_decay=0.01, weight_decay=0.1, maximize=True),
+    "Adadelta": lambda p: Adadelta(p, weight_decay=0.1),
+    "Adamax": lambda p: Adamax(p, weight_decay=0.1, maximize=True),
+    "NAdam": lambda p: NAdam(p, weight_decay=0.1, decoupled_weight_decay=True),
+    "RAdam": lambda p: RAdam(p, weight_decay=0.1),
+    "ASGD": lambda p: ASGD(p, t0=1, weight_decay=0.1),
+    "Rprop": lambda p: Rprop(p, maximize=True),
 }
 
 
@@ -122,8 +128,8 @@ def test_dtype_stays_float32_and_grads_are_not_modified(name, make_twin):
             if isinstance(value, np.ndarray):
                 assert value.dtype == np.float32 and value.shape == p.shape, key
                 assert not np.shares_memory(value, p.array) and not np.shares_memory(value, p.grad.array)
-            else:
-                assert isinstance(value, int), key
+            else:  # plain numbers: the step count, and NAdam's mu_product, ASGD's eta and mu
+                assert isinstance(value, int if key == "step" else float), key
 
 
 @pytest.mark.parametrize("name", ALL)

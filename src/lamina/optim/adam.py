@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from lamina import kernels
-from lamina.optim.optimizer import Optimizer, check_fused, check_range
+from lamina.optim.optimizer import Optimizer, check_betas, check_fused, check_range
 
 
 class Adam(Optimizer):
@@ -23,11 +23,7 @@ class Adam(Optimizer):
         check_fused(name, fused)
         for option, value in (("lr", lr), ("eps", eps), ("weight_decay", weight_decay)):
             check_range(name, option, value)
-        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise ValueError(f"{name}: betas must be a pair (beta1, beta2), got {betas!r}")
-        for i, beta in enumerate(betas):
-            check_range(name, f"betas[{i}]", beta, 0.0, 1.0)
-        defaults = dict(lr=lr, betas=tuple(float(b) for b in betas), eps=eps, weight_decay=weight_decay,
+        defaults = dict(lr=lr, betas=check_betas(name, betas), eps=eps, weight_decay=weight_decay,
                         amsgrad=amsgrad, maximize=maximize, decoupled_weight_decay=decoupled_weight_decay,
                         fused=fused)
         super().__init__(params, defaults)

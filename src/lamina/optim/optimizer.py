@@ -19,13 +19,30 @@ from lamina.autograd.grad_mode import enable_grad
 from lamina.tensor import Tensor
 
 
-def check_range(owner: str, name: str, value, low: float = 0.0, high: float | None = None) -> None:
-    """Hyperparameter validation: ``value`` must be a number with low <= value (< high when given)."""
+def check_range(owner: str, name: str, value, low: float = 0.0, high: float | None = None, *,
+                closed: bool = False) -> None:
+    """Hyperparameter validation: ``value`` must be a number with low <= value (< high when given; <= high when
+    ``closed``)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{owner}: {name} must be a number, got {value!r}")
-    if value < low or (high is not None and value >= high):
-        bound = f">= {low}" if high is None else f"in [{low}, {high})"
+    if value < low or (high is not None and (value > high if closed else value >= high)):
+        bound = f">= {low}" if high is None else f"in [{low}, {high}{']' if closed else ')'}"
         raise ValueError(f"{owner}: invalid {name}={value}; it must be {bound}")
+
+
+def check_betas(owner: str, betas) -> tuple[float, float]:
+    """Adam-style ``betas``: a pair of numbers, each in [0, 1); returned as a tuple of floats."""
+    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        raise ValueError(f"{owner}: betas must be a pair (beta1, beta2), got {betas!r}")
+    for i, beta in enumerate(betas):
+        check_range(owner, f"betas[{i}]", beta, 0.0, 1.0)
+    return tuple(float(b) for b in betas)
+
+
+def check_foreach(owner: str, foreach) -> None:
+    """``foreach`` is accepted for PyTorch compatibility (None, True or False); lamina has one NumPy code path."""
+    if foreach not in (None, True, False):
+        raise TypeError(f"{owner}: foreach must be None, True or False, got {foreach!r}")
 
 
 def check_fused(owner: str, fused) -> None:
@@ -185,7 +202,7 @@ class Optimizer:
             if index not in by_index:
                 raise ValueError(f"{where}: state for parameter {index}, which no parameter group lists")
             p = by_index[index]
-            state[p] = {name: _restore(value, p, f"{where}: state '{name}' of parameter {index}")
+            state[p] = {name: self._restore_entry(name, value, p, f"{where}: state '{name}' of parameter {index}")
                         for name, value in values.items()}
         self.state = state
         new_groups = []
@@ -197,6 +214,11 @@ class Optimizer:
             new["params"] = group["params"]
             new_groups.append(new)
         self.param_groups = new_groups
+
+    def _restore_entry(self, name: str, value, param: Tensor, what: str):
+        """One loaded state entry as live state; a subclass whose state is not shaped like its parameter overrides
+        this."""
+        return _restore(value, param, what)
 
     def __repr__(self):
         lines = [f"{self._name} ("]
