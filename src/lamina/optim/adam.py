@@ -57,13 +57,7 @@ class Adam(Optimizer):
         g = self._direction(param, grad, weight_decay, group["maximize"])
         tmp = self._scratch(param)
 
-        np.multiply(g, 1 - beta1, out=tmp)  # m ← β₁m + (1−β₁)g
-        m *= beta1
-        m += tmp
-        np.multiply(g, 1 - beta2, out=tmp)  # v ← β₂v + (1−β₂)g²
-        tmp *= g
-        v *= beta2
-        v += tmp
+        update_moments(m, v, g, beta1, beta2, tmp)  # m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²
         if group["amsgrad"]:
             v = np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
 
@@ -88,3 +82,14 @@ class AdamW(Adam):
         super().load_state_dict(state_dict)
         for group in self.param_groups:  # AdamW is always decoupled, whatever the loaded dict says
             group["decoupled_weight_decay"] = True
+
+
+def update_moments(m, v, g, beta1, beta2, tmp) -> None:
+    """m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g², in place (tmp: scratch of g's shape). Adam, NAdam and RAdam."""
+    np.multiply(g, 1 - beta1, out=tmp)
+    m *= beta1
+    m += tmp
+    np.multiply(g, 1 - beta2, out=tmp)
+    tmp *= g
+    v *= beta2
+    v += tmp

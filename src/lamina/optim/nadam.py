@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from lamina.optim.adam import update_moments
 from lamina.optim.optimizer import Optimizer, check_betas, check_foreach, check_range
 
 
@@ -48,13 +49,7 @@ class NAdam(Optimizer):
         m, v = state["exp_avg"], state["exp_avg_sq"]
         tmp, step = self._scratch(param), self._scratch(param, 2)
 
-        np.multiply(g, 1 - beta1, out=tmp)  # m ← β₁m + (1−β₁)g
-        m *= beta1
-        m += tmp
-        np.multiply(g, 1 - beta2, out=tmp)  # v ← β₂v + (1−β₂)g²
-        tmp *= g
-        v *= beta2
-        v += tmp
+        update_moments(m, v, g, beta1, beta2, tmp)  # m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²
         np.divide(v, 1 - beta2**t, out=tmp)  # s = √v̂ + ε
         np.sqrt(tmp, out=tmp)
         tmp += float(group["eps"])

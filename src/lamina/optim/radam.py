@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from lamina.optim.adam import update_moments
 from lamina.optim.optimizer import Optimizer, check_betas, check_foreach, check_range
 
 
@@ -45,13 +46,7 @@ class RAdam(Optimizer):
         m, v = state["exp_avg"], state["exp_avg_sq"]
         tmp = self._scratch(param)
 
-        np.multiply(g, 1 - beta1, out=tmp)  # m ← β₁m + (1−β₁)g
-        m *= beta1
-        m += tmp
-        np.multiply(g, 1 - beta2, out=tmp)  # v ← β₂v + (1−β₂)g²
-        tmp *= g
-        v *= beta2
-        v += tmp
+        update_moments(m, v, g, beta1, beta2, tmp)  # m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²
 
         bias_correction1, bias_correction2 = 1 - beta1**t, 1 - beta2**t
         rho_inf = 2 / (1 - beta2) - 1
