@@ -1,5 +1,6 @@
 """Plots of training: loss curves, decision boundaries, learning rates, activations, confusion matrices,
-gradient norms. Each function writes a PNG to ``path`` and returns the path.
+gradient norms; and inside a convolutional network: its first layer's filters and the feature maps they make.
+Each function writes a PNG to ``path`` and returns the path.
 
 matplotlib is an optional dependency (``pip install lamina[plot]``), imported on first use with the
 Agg renderer on a Figure of its own (pyplot is not touched), so plotting works on servers and in CI.
@@ -14,9 +15,10 @@ import numpy as np
 import lamina
 from lamina import nn
 from lamina.training import predict
+from lamina.training.data import eval_mode
 
 __all__ = ["plot_history", "plot_decision_boundary", "plot_lr_comparison", "plot_activations",
-           "plot_confusion_matrix", "plot_gradient_norms"]
+           "plot_confusion_matrix", "plot_gradient_norms", "plot_filters", "plot_feature_maps", "feature_maps"]
 
 
 def _figure(nrows=1, ncols=1, figsize=(6, 4), **kwargs):
@@ -181,4 +183,106 @@ def plot_gradient_norms(history, path, title: str | None = None) -> Path:
     ax.set_title(title or "gradient norms per parameter")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7, ncol=2 if len(norms) > 6 else 1)
+    return _save(fig, path)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# inside a convolutional network
+# ---------------------------------------------------------------------------------------------------------------
+def _first_conv(model) -> tuple[str, nn.Conv2d]:
+    for name, module in model.named_modules():
+        if isinstance(module, nn.Conv2d):
+            return name, module
+    raise ValueError(f"the model has no Conv2d layer to draw: {type(model).__name__}")
+
+
+def _grid(n: int, max_cols: int = 8) -> tuple[int, int]:
+    cols = min(n, max_cols)
+    return -(-n // cols), cols
+
+
+def plot_filters(model, path, title: str | None = None) -> Path:
+    """The weights of the first Conv2d (a model, or the layer itself) as small images, one per output channel:
+    red positive, blue negative, each filter on its own symmetric scale. A filter over several input channels
+    shows their mean (in colour for three channels)."""
+    name, conv = ("", model) if isinstance(model, nn.Conv2d) else _first_conv(model)
+    w = conv.weight.detach().numpy()  # (out, in, kh, kw)
+    n = w.shape[0]
+    rows, cols = _grid(n)
+    fig, axes = _figure(rows, cols, figsize=(1.3 * cols + 0.4, 1.3 * rows + 0.6), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if i >= n:
+            ax.set_axis_off()
+            continue
+        if w.shape[1] == 3:  # an RGB filter: each channel scaled into [0, 1] around grey
+            f = w[i].transpose(1, 2, 0)
+            ax.imshow(0.5 + 0.5 * f / (np.abs(f).max() or 1.0), interpolation="nearest")
+        else:
+            f = w[i].mean(axis=0)
+            limit = np.abs(f).max() or 1.0
+            ax.imshow(f, cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
+        ax.set_title(f"{i}", fontsize=8)
+    where = f" ({name})" if name else ""
+    fig.suptitle((title or f"first convolution{where}: {n} filters of {w.shape[2]}×{w.shape[3]}")
+                 + "\nred: positive weights, blue: negative", fontsize=10)
+    return _save(fig, path)
+
+
+def _after_first_conv(model) -> tuple[str, object]:
+    """The first Conv2d's name and module, or the normalisation / activation right after it in the same
+    container (the feature maps the next layer sees)."""
+    leaves = [(n, m) for n, m in model.named_modules() if not list(m.children())]
+    index = next((i for i, (_, m) in enumerate(leaves) if isinstance(m, nn.Conv2d)), None)
+    if index is None:
+        raise ValueError(f"the model has no Conv2d layer to draw: {type(model).__name__}")
+    parent = leaves[index][0].rpartition(".")[0]
+    while index + 1 < len(leaves):
+        name, module = leaves[index + 1]
+        elementwise = type(module).__module__ == "lamina.nn.activation" or isinstance(module, nn.BatchNorm2d)
+        if not elementwise or name.rpartition(".")[0] != parent:
+            break
+        index += 1
+    return leaves[index]
+
+
+def feature_maps(model, images) -> tuple[np.ndarray, str]:
+    """(maps (N, C, H, W), layer name): what the first convolution (with the normalisation and activation that
+    follow it) makes of ``images`` (N, C, H, W), in eval mode without a graph."""
+    name, module = _after_first_conv(model)
+    seen = []
+    handle = module.register_forward_hook(lambda mod, inputs, output: seen.append(output.array))
+    try:
+        with eval_mode(model):
+            model(lamina.as_tensor(np.asarray(getattr(images, "array", images), dtype=np.float32)))
+    finally:
+        handle.remove()
+    return seen[0], name
+
+
+def plot_feature_maps(model, images, path, labels=None, max_maps: int = 16, title: str | None = None) -> Path:
+    """For each image (a row): the image, then the feature maps the first convolution layer (and its activation)
+    makes of it, each on its own colour scale (bright: strong response)."""
+    images = np.asarray(getattr(images, "array", images), dtype=np.float32)
+    if images.ndim != 4:
+        raise ValueError(f"plot_feature_maps needs images of shape (N, C, H, W), got {images.shape}")
+    maps, name = feature_maps(model, images)
+    n, k = len(images), min(maps.shape[1], max_maps)
+    fig, axes = _figure(n, k + 1, figsize=(1.25 * (k + 1) + 0.3, 1.35 * n + 0.7), squeeze=False)
+    for r in range(n):
+        picture = images[r].transpose(1, 2, 0) if images.shape[1] == 3 else images[r].mean(axis=0)
+        if images.shape[1] == 3:
+            picture = (picture - picture.min()) / (np.ptp(picture) or 1.0)
+        axes[r, 0].imshow(picture, cmap="gray", interpolation="nearest")
+        axes[r, 0].set_title(str(labels[r]) if labels is not None else "input", fontsize=8)
+        for c in range(k):
+            axes[r, c + 1].imshow(maps[r, c], cmap="magma", interpolation="nearest")
+            if r == 0:
+                axes[r, c + 1].set_title(f"map {c}", fontsize=8)
+        for ax in axes[r]:
+            ax.set_xticks([])
+            ax.set_yticks([])
+    fig.suptitle(title or f"feature maps after layer '{name}' ({type(_after_first_conv(model)[1]).__name__}) of "
+                           "the first convolution", fontsize=10)
     return _save(fig, path)
