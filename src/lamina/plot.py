@@ -18,7 +18,8 @@ from lamina.training import predict
 from lamina.training.data import eval_mode
 
 __all__ = ["plot_history", "plot_decision_boundary", "plot_lr_comparison", "plot_activations",
-           "plot_confusion_matrix", "plot_gradient_norms", "plot_filters", "plot_feature_maps", "feature_maps"]
+           "plot_confusion_matrix", "plot_gradient_norms", "plot_images", "plot_filters", "plot_feature_maps",
+           "feature_maps"]
 
 
 def _figure(nrows=1, ncols=1, figsize=(6, 4), **kwargs):
@@ -199,6 +200,26 @@ def _first_conv(model) -> tuple[str, nn.Conv2d]:
 def _grid(n: int, max_cols: int = 8) -> tuple[int, int]:
     cols = min(n, max_cols)
     return -(-n // cols), cols
+
+
+def plot_images(images, path, labels=None, ncols: int = 8, title: str | None = None) -> Path:
+    """A grid of images (N, C, H, W) (grey for one channel, colour for three), each titled by its label."""
+    images = np.asarray(getattr(images, "array", images), dtype=np.float32)
+    if images.ndim != 4 or images.shape[1] not in (1, 3):
+        raise ValueError(f"plot_images needs images of shape (N, 1 or 3, H, W), got {images.shape}")
+    rows, cols = _grid(len(images), ncols)
+    fig, axes = _figure(rows, cols, figsize=(1.3 * cols + 0.3, 1.45 * rows + 0.5), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.set_axis_off()
+        if i < len(images):
+            picture = images[i].transpose(1, 2, 0)
+            picture = (picture - picture.min()) / (np.ptp(picture) or 1.0)
+            ax.imshow(picture[..., 0] if images.shape[1] == 1 else picture, cmap="gray", interpolation="nearest")
+            if labels is not None:
+                ax.set_title(str(labels[i]), fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return _save(fig, path)
 
 
 def plot_filters(model, path, title: str | None = None) -> Path:

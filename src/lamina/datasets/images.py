@@ -27,20 +27,25 @@ def _stratified(y: np.ndarray, test_size: float, seed: int) -> tuple[np.ndarray,
 
 def image_arrays(name: str, test_size: float = 0.2, seed: int = 0, **options):
     """(x_train, y_train, x_test, y_test, class names): the raw images (N, C, H, W) float32 in [0, 1]."""
-    if name in ("shapes", "digits"):
-        if name == "shapes":
-            if "seed" in options:
-                raise TypeError("load_images('shapes'): the images follow seed=; do not pass it twice")
-            x, y = (t.array for t in shapes(seed=seed, **options))
-            classes = tuple(options.get("classes", SHAPE_CLASSES))
-        else:
-            if options:
-                raise TypeError(f"load_images('digits') takes no options, got {sorted(options)}")
-            import sklearn.datasets  # as above
+    if not 0 < test_size < 1:
+        raise ValueError(f"{name}: test_size must be between 0 and 1, got {test_size}")
+    if name == "shapes":
+        if "seed" in options:
+            raise TypeError("load_images('shapes'): the images follow seed=; do not pass it twice")
+        x, y = (t.array for t in shapes(seed=seed, **options))
+        # independent draws with the classes in turn: the last images are a balanced test part as they are
+        n_test = max(1, round(test_size * len(y)))
+        if n_test >= len(y):
+            raise ValueError(f"shapes: cannot split {len(y)} images with test_size={test_size}")
+        return x[:-n_test], y[:-n_test], x[-n_test:], y[-n_test:], tuple(options.get("classes", SHAPE_CLASSES))
+    if name == "digits":
+        if options:
+            raise TypeError(f"load_images('digits') takes no options, got {sorted(options)}")
+        import sklearn.datasets  # as above
 
-            bunch = sklearn.datasets.load_digits()
-            x = (bunch.images / DIGITS_MAX).astype(np.float32)[:, None]
-            y, classes = bunch.target.astype(np.int64), tuple(str(c) for c in bunch.target_names)
+        bunch = sklearn.datasets.load_digits()
+        x = (bunch.images / DIGITS_MAX).astype(np.float32)[:, None]
+        y, classes = bunch.target.astype(np.int64), tuple(str(c) for c in bunch.target_names)
         try:
             train, test = _stratified(y, test_size, seed)
         except ValueError as err:
@@ -61,8 +66,10 @@ def load_images(name: str, test_size: float = 0.2, seed: int = 0, normalize: boo
     """A named image dataset split into train and test parts: X as (N, C, H, W) float32, y as int64 labels.
 
     Names: 'shapes' (lamina's generated shapes, 1×28×28; ``options`` go to ``datasets.shapes``, which draws
-    with ``seed``), 'digits' (scikit-learn's 8×8 handwritten digits as 1×8×8 images, ink 0..16 scaled to
-    [0, 1]), both split like ``load`` (stratified, ``test_size``, ``seed``); 'mnist' and 'fashion_mnist' (the
+    with ``seed``; the last ``test_size`` of the images are the test part: they are independent draws with the
+    classes in turn, so both parts are balanced), 'digits' (scikit-learn's 8×8 handwritten digits as 1×8×8
+    images, ink 0..16 scaled to [0, 1], split like ``load('digits')``: stratified by ``seed``, the same
+    images); 'mnist' and 'fashion_mnist' (the
     official train/test IDX files as 1×28×28 images; ``options``: root=default_root(name), download=True,
     verify=True). Pixels are in [0, 1]; with ``normalize`` each channel is standardised by the mean and
     standard deviation of the training images (``split.scaler`` = {'mean': [...], 'std': [...]}).

@@ -26,7 +26,7 @@ def _signed_distance(kind: str, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     shape's own frame to a shape of radius 1 centred at the origin. Exact for the circle and the ring; a
     distance-like function with the right zero set for the others (enough for a one-pixel soft edge)."""
     if kind == "circle":
-        return np.hypot(u, v) - 1.0
+        return np.hypot(u, v) - np.float32(1.0)
     if kind == "ring":  # an outline: the band between radius 0.65 and 1
         return np.abs(np.hypot(u, v) - 0.825) - 0.175
     if kind == "square":  # half-side 0.7: its corners just inside the unit circle
@@ -66,24 +66,24 @@ def shapes(n: int = 3000, size: int = 28, classes=SHAPE_CLASSES, noise: float = 
                          f"got n={n}, size={size}, noise={noise}, min_radius={min_radius}, max_radius={max_radius}")
     rng = np.random.default_rng(seed)
     labels = np.arange(n, dtype=np.int64) % len(classes)
-    radius = rng.uniform(min_radius, max_radius, n) * size
-    centre = rng.uniform(radius[:, None], size - radius[:, None], (n, 2))  # the whole shape inside the image
-    angle = rng.uniform(0.0, 2 * np.pi, n)
-    ink = rng.uniform(0.6, 1.0, n)
-    background = rng.uniform(0.0, 0.2, n)
+    radius = (rng.uniform(min_radius, max_radius, n) * size).astype(np.float32)
+    centre = rng.uniform(radius[:, None], size - radius[:, None], (n, 2)).astype(np.float32)  # the shape fits
+    angle = rng.uniform(0.0, 2 * np.pi, n).astype(np.float32)
+    ink = rng.uniform(0.6, 1.0, n).astype(np.float32)
+    background = rng.uniform(0.0, 0.2, n).astype(np.float32)
 
-    pixel = np.arange(size, dtype=np.float64) + 0.5  # pixel centres
+    pixel = np.arange(size, dtype=np.float32) + np.float32(0.5)  # pixel centres
     dx = pixel[None, None, :] - centre[:, 0, None, None]  # (n, 1, size): columns
     dy = pixel[None, :, None] - centre[:, 1, None, None]  # (n, size, 1): rows
     cos, sin = np.cos(angle)[:, None, None], np.sin(angle)[:, None, None]
     r = radius[:, None, None]
     u, v = (cos * dx + sin * dy) / r, (cos * dy - sin * dx) / r  # (n, size, size) in each shape's frame
 
-    coverage = np.empty((n, size, size))
+    coverage = np.empty((n, size, size), dtype=np.float32)
     for k, kind in enumerate(classes):  # one vectorised drawing per class
         mask = labels == k
         coverage[mask] = np.clip(0.5 - _signed_distance(kind, u[mask], v[mask]) * r[mask], 0.0, 1.0)
     images = background[:, None, None] + (ink - background)[:, None, None] * coverage
-    images += noise * rng.standard_normal(images.shape)
-    images = np.clip(images, 0.0, 1.0).astype(np.float32)[:, None]
+    images += np.float32(noise) * rng.standard_normal(images.shape, dtype=np.float32)
+    images = np.clip(images, 0.0, 1.0, out=images)[:, None]
     return from_numpy(images), from_numpy(labels)
