@@ -5,7 +5,7 @@ noisy background. The MLP has to learn every shape at every position from separa
 same small filters over the whole image and pools away small shifts, so it learns far more from the same
 examples. The first layer's filters and the feature maps they make of a few test images are saved as PNGs.
 
-    python examples/image_recognition.py [--n 2000] [--epochs 6] [--plot DIR]
+    python examples/image_recognition.py [--n 2000] [--epochs 5] [--plot DIR]
 """
 
 import argparse
@@ -43,7 +43,7 @@ def train(model, data, epochs: int, lr: float) -> dict:
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=2000, help="images to generate (80%% train, 20%% test)")
-    parser.add_argument("--epochs", type=int, default=6, help="CNN epochs (the MLP trains 4x as many: it is cheaper)")
+    parser.add_argument("--epochs", type=int, default=5, help="CNN epochs (the MLP trains 4x as many: it is cheaper)")
     parser.add_argument("--plot", metavar="DIR", default="image_recognition",
                         help="folder for the PNGs (default ./image_recognition)")
     args = parser.parse_args(argv)
