@@ -136,6 +136,7 @@ def test_bad_cnn_arguments(capsys, tmp_path):
     assert_error(capsys, "train", "--model", "cnn", "--channels", "4,x", match="--channels must be comma-separated")
     assert_error(capsys, "train", "--model", "cnn", "--channels", "2,2,2,2", "--out", tmp_path / "c",
                  match="--channels: 4 convolution blocks halve a 8×8 image to nothing; use at most 3")
+    assert not (tmp_path / "c").exists() and not (tmp_path / "k").exists()  # no run folder for a failed start
 
 
 def test_a_run_config_of_an_unknown_kind(cnn_run, tmp_path, capsys):

@@ -67,8 +67,6 @@ def cmd_train(args) -> int:
             y = np.asarray(data["y_train"], dtype=np.float64)
             config["n_outputs"] = 1
             config["target_scaler"] = {"mean": float(y.mean()), "scale": float(y.std() or 1.0)}
-        run.mkdir(parents=True, exist_ok=True)
-        _write_json(run / "config.json", config)
 
     X_train, X_test, y_train, y_test = _prepare(data, config)
     lamina.manual_seed(config["seed"])
@@ -76,6 +74,9 @@ def cmd_train(args) -> int:
         model = build_model(config)
     except ValueError as err:  # sizes that make no model, e.g. too many convolution blocks for a small image
         raise CLIError(_message(err)) from None
+    if not args.resume:  # written once the config is known to make a model
+        run.mkdir(parents=True, exist_ok=True)
+        _write_json(run / "config.json", config)
     train = (X_train, y_train)
     if config.get("augment"):
         train = DataLoader(TransformDataset(TensorDataset(data["X_train"], y_train), _augmentation(config)),

@@ -237,6 +237,9 @@ def _new_config(args) -> dict:
         d["hidden"] = _parse_sizes(args.hidden, "--hidden", "128,64")
     if args.channels is not None:
         d["channels"] = _parse_sizes(args.channels, "--channels", "6,16")
+    if kind.images and (d["kernel_size"] < 1 or d["kernel_size"] % 2 == 0):
+        raise CLIError(f"--kernel-size must be a positive odd number (its padding keeps the image size), "
+                       f"got {d['kernel_size']}")
     if d["epochs"] < 1 or d["batch_size"] < 1 or d["lr"] <= 0:
         raise CLIError("--epochs, --batch-size and --lr must be positive")
     if not 0 <= d["dropout"] < 1:
