@@ -157,7 +157,8 @@ def plot_confusion_matrix(matrix, path, class_names=None, title: str | None = No
     names = [str(c) for c in class_names] if class_names is not None else [str(i) for i in range(k)]
     fig, ax = _figure(figsize=(1.0 + 0.5 * k, 0.8 + 0.5 * k) if k > 6 else (4.5, 4))
     ax.imshow(m, cmap="Blues")
-    ax.set_xticks(range(k), names, rotation=45 if k > 6 else 0)
+    slanted = k > 6 or max(map(len, names), default=0) > 5  # long names would run into each other
+    ax.set_xticks(range(k), names, rotation=45 if slanted else 0, ha="right" if slanted else "center")
     ax.set_yticks(range(k), names)
     threshold = m.max() / 2 if m.size else 0
     for i in range(k):
