@@ -134,6 +134,7 @@ def test_bad_cnn_arguments(capsys, tmp_path):
     assert_error(capsys, "train", "--model", "cnn", "--kernel-size", "4", "--out", tmp_path / "k",
                  match="--kernel-size must be a positive odd number")
     assert_error(capsys, "train", "--model", "cnn", "--channels", "4,x", match="--channels must be comma-separated")
+    assert_error(capsys, "train", "--model", "cnn", "--channels", "", match="--channels needs at least one")
     assert_error(capsys, "train", "--model", "cnn", "--channels", "2,2,2,2", "--out", tmp_path / "c",
                  match="--channels: 4 convolution blocks halve a 8×8 image to nothing; use at most 3")
     assert not (tmp_path / "c").exists() and not (tmp_path / "k").exists()  # no run folder for a failed start

@@ -13,8 +13,9 @@ network on images, then evaluate, predict, plot and inspect the saved run.
     lamina graph runs/digits              # graph.html: the computation graph, with values and gradients
 
 A run folder holds model.safetensors (the weights), config.json (what rebuilds the model and preprocesses raw
-input: dataset, task, sizes, activation, class names, feature scaler), history.json, metrics.json (test
-metrics), loss.png and checkpoint.ckpt (for --resume).
+input: the model kind, dataset, task, sizes, activation, class names, the feature scaler or, for a CNN, the image
+shape and each channel's mean and standard deviation), history.json, metrics.json (test metrics), loss.png and
+checkpoint.ckpt (for --resume); `lamina plot` adds a CNN's filters.png and feature_maps.png.
 
 The package: ``models`` (the table of model kinds: builders, defaults, input preprocessing), ``runs`` (datasets,
 run folders), ``commands`` (one function per subcommand) and, here, the argument parser and ``main``.

@@ -176,16 +176,6 @@ def _new_run_dir(out, name: str) -> Path:
 # ---------------------------------------------------------------------------------------------------------------
 # commands
 # ---------------------------------------------------------------------------------------------------------------
-def _parse_hidden(text: str) -> tuple:
-    try:
-        sizes = tuple(int(s) for s in text.split(",") if s.strip()) if text.strip() else ()
-    except ValueError:
-        raise CLIError(f"--hidden must be comma-separated layer sizes like 128,64, got {text!r}") from None
-    if any(s < 1 for s in sizes):
-        raise CLIError(f"--hidden sizes must be positive, got {text!r}")
-    return sizes
-
-
 def _parse_sizes(text: str, flag: str, example: str) -> tuple:
     try:
         sizes = tuple(int(s) for s in text.split(",") if s.strip()) if text.strip() else ()
@@ -224,7 +214,8 @@ def _new_config(args) -> dict:
     name, data = _data_spec(args)
     if kind.datasets is not None and name not in kind.datasets:
         given = "--csv (a table)" if name == "csv" else f"--data {name}"
-        raise CLIError(f"--model {model} trains on images: use --data {' | '.join(kind.datasets)}, not {given}")
+        what = "images" if kind.images else "its own datasets"
+        raise CLIError(f"--model {model} trains on {what}: use --data {' | '.join(kind.datasets)}, not {given}")
     if not kind.images:
         for flag in ("channels", "kernel_size", "augment"):
             if getattr(args, flag) not in (None, False):
@@ -237,6 +228,8 @@ def _new_config(args) -> dict:
         d["hidden"] = _parse_sizes(args.hidden, "--hidden", "128,64")
     if args.channels is not None:
         d["channels"] = _parse_sizes(args.channels, "--channels", "6,16")
+        if not d["channels"]:
+            raise CLIError("--channels needs at least one convolution block, e.g. 6,16")
     if kind.images and (d["kernel_size"] < 1 or d["kernel_size"] % 2 == 0):
         raise CLIError(f"--kernel-size must be a positive odd number (its padding keeps the image size), "
                        f"got {d['kernel_size']}")
