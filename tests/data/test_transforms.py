@@ -110,6 +110,8 @@ def test_affine_shift_rotation_and_fill():
     assert filled[0, :, :2].tolist() == [[7, 7]] * 5  # pixels from outside the image take the fill
     half = T.affine(np.ones((1, 4, 4), np.float32), 0, (0, 0), 1.0, 0, interpolation="bilinear", fill=0)
     np.testing.assert_allclose(half, 1.0)  # bilinear at the identity keeps every pixel
+    u8 = T.affine((img * 200).astype(np.uint8), 0, (1, 2), 1.0, 0, interpolation="bilinear")
+    assert u8.dtype == np.uint8 and np.argwhere(u8[0]).tolist() == [[3, 3]] and u8[0, 3, 3] == 200
 
 
 def test_affine_matches_torch_grid_sample():

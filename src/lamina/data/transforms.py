@@ -200,6 +200,8 @@ def affine(img, angle: float, translate, scale: float, shear, interpolation=Inte
         out = np.where(coverage < 0.5, fill, out)
     else:
         out = out * coverage + (1 - coverage) * fill
+    if array.dtype.kind != "f":  # integer images stay integers (rounded), as in torchvision
+        return _wrap(np.round(out).astype(array.dtype), is_tensor)
     return _wrap(out.astype(dtype, copy=False), is_tensor)
 
 
