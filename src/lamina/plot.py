@@ -1,5 +1,6 @@
 """Plots of training: loss curves, decision boundaries, learning rates, activations, confusion matrices,
-gradient norms, attention weights. Each function writes a PNG to ``path`` and returns the path.
+gradient norms, attention weights; and inside a convolutional network: its first layer's filters and the
+feature maps they make. Each function writes a PNG to ``path`` and returns the path.
 
 matplotlib is an optional dependency (``pip install lamina[plot]``), imported on first use with the
 Agg renderer on a Figure of its own (pyplot is not touched), so plotting works on servers and in CI.
@@ -14,9 +15,11 @@ import numpy as np
 import lamina
 from lamina import nn
 from lamina.training import predict
+from lamina.training.data import eval_mode
 
 __all__ = ["plot_history", "plot_decision_boundary", "plot_lr_comparison", "plot_activations",
-           "plot_confusion_matrix", "plot_gradient_norms", "plot_attention"]
+           "plot_confusion_matrix", "plot_gradient_norms", "plot_attention", "plot_images", "plot_filters",
+           "plot_feature_maps", "feature_maps"]
 
 
 def _figure(nrows=1, ncols=1, figsize=(6, 4), **kwargs):
@@ -154,7 +157,8 @@ def plot_confusion_matrix(matrix, path, class_names=None, title: str | None = No
     names = [str(c) for c in class_names] if class_names is not None else [str(i) for i in range(k)]
     fig, ax = _figure(figsize=(1.0 + 0.5 * k, 0.8 + 0.5 * k) if k > 6 else (4.5, 4))
     ax.imshow(m, cmap="Blues")
-    ax.set_xticks(range(k), names, rotation=45 if k > 6 else 0)
+    slanted = k > 6 or max(map(len, names), default=0) > 5  # long names would run into each other
+    ax.set_xticks(range(k), names, rotation=45 if slanted else 0, ha="right" if slanted else "center")
     ax.set_yticks(range(k), names)
     threshold = m.max() / 2 if m.size else 0
     for i in range(k):
@@ -224,3 +228,125 @@ def plot_attention(weights, path, tokens=None, title: str | None = None, head_na
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100, format="png")
     return path
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# inside a convolutional network
+# ---------------------------------------------------------------------------------------------------------------
+def _first_conv(model) -> tuple[str, nn.Conv2d]:
+    for name, module in model.named_modules():
+        if isinstance(module, nn.Conv2d):
+            return name, module
+    raise ValueError(f"the model has no Conv2d layer to draw: {type(model).__name__}")
+
+
+def _grid(n: int, max_cols: int = 8) -> tuple[int, int]:
+    cols = min(n, max_cols)
+    return -(-n // cols), cols
+
+
+def plot_images(images, path, labels=None, ncols: int = 8, title: str | None = None) -> Path:
+    """A grid of images (N, C, H, W) (grey for one channel, colour for three), each titled by its label."""
+    images = np.asarray(getattr(images, "array", images), dtype=np.float32)
+    if images.ndim != 4 or images.shape[1] not in (1, 3):
+        raise ValueError(f"plot_images needs images of shape (N, 1 or 3, H, W), got {images.shape}")
+    rows, cols = _grid(len(images), ncols)
+    fig, axes = _figure(rows, cols, figsize=(1.3 * cols + 0.3, 1.45 * rows + 0.5), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.set_axis_off()
+        if i < len(images):
+            picture = images[i].transpose(1, 2, 0)
+            picture = (picture - picture.min()) / (np.ptp(picture) or 1.0)
+            ax.imshow(picture[..., 0] if images.shape[1] == 1 else picture, cmap="gray", interpolation="nearest")
+            if labels is not None:
+                ax.set_title(str(labels[i]), fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return _save(fig, path)
+
+
+def plot_filters(model, path, title: str | None = None) -> Path:
+    """The weights of the first Conv2d (a model, or the layer itself) as small images, one per output channel:
+    red positive, blue negative, each filter on its own symmetric scale. A filter over several input channels
+    shows their mean (in colour for three channels)."""
+    name, conv = ("", model) if isinstance(model, nn.Conv2d) else _first_conv(model)
+    w = conv.weight.detach().numpy()  # (out, in, kh, kw)
+    n = w.shape[0]
+    rows, cols = _grid(n)
+    fig, axes = _figure(rows, cols, figsize=(1.3 * cols + 0.4, 1.3 * rows + 0.6), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if i >= n:
+            ax.set_axis_off()
+            continue
+        if w.shape[1] == 3:  # an RGB filter: each channel scaled into [0, 1] around grey
+            f = w[i].transpose(1, 2, 0)
+            ax.imshow(0.5 + 0.5 * f / (np.abs(f).max() or 1.0), interpolation="nearest")
+        else:
+            f = w[i].mean(axis=0)
+            limit = np.abs(f).max() or 1.0
+            ax.imshow(f, cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
+        ax.set_title(f"{i}", fontsize=8)
+    where = f" ({name})" if name else ""
+    fig.suptitle((title or f"first convolution{where}: {n} filters of {w.shape[2]}×{w.shape[3]}")
+                 + "\nred: positive weights, blue: negative", fontsize=10)
+    return _save(fig, path)
+
+
+def _after_first_conv(model) -> tuple[str, object]:
+    """The first Conv2d's name and module, or the normalisation / activation right after it in the same
+    container (the feature maps the next layer sees)."""
+    leaves = [(n, m) for n, m in model.named_modules() if not list(m.children())]
+    index = next((i for i, (_, m) in enumerate(leaves) if isinstance(m, nn.Conv2d)), None)
+    if index is None:
+        raise ValueError(f"the model has no Conv2d layer to draw: {type(model).__name__}")
+    parent = leaves[index][0].rpartition(".")[0]
+    while index + 1 < len(leaves):
+        name, module = leaves[index + 1]
+        elementwise = type(module).__module__ == "lamina.nn.activation" or isinstance(module, nn.BatchNorm2d)
+        if not elementwise or name.rpartition(".")[0] != parent:
+            break
+        index += 1
+    return leaves[index]
+
+
+def feature_maps(model, images) -> tuple[np.ndarray, str]:
+    """(maps (N, C, H, W), layer name): what the first convolution (with the normalisation and activation that
+    follow it) makes of ``images`` (N, C, H, W), in eval mode without a graph."""
+    name, module = _after_first_conv(model)
+    seen = []
+    handle = module.register_forward_hook(lambda mod, inputs, output: seen.append(output.array))
+    try:
+        with eval_mode(model):
+            model(lamina.as_tensor(np.asarray(getattr(images, "array", images), dtype=np.float32)))
+    finally:
+        handle.remove()
+    return seen[0], name
+
+
+def plot_feature_maps(model, images, path, labels=None, max_maps: int = 16, title: str | None = None) -> Path:
+    """For each image (a row): the image, then the feature maps the first convolution layer (and its activation)
+    makes of it, each on its own colour scale (bright: strong response)."""
+    images = np.asarray(getattr(images, "array", images), dtype=np.float32)
+    if images.ndim != 4:
+        raise ValueError(f"plot_feature_maps needs images of shape (N, C, H, W), got {images.shape}")
+    maps, name = feature_maps(model, images)
+    n, k = len(images), min(maps.shape[1], max_maps)
+    fig, axes = _figure(n, k + 1, figsize=(1.25 * (k + 1) + 0.3, 1.35 * n + 0.7), squeeze=False)
+    for r in range(n):
+        picture = images[r].transpose(1, 2, 0) if images.shape[1] == 3 else images[r].mean(axis=0)
+        if images.shape[1] == 3:
+            picture = (picture - picture.min()) / (np.ptp(picture) or 1.0)
+        axes[r, 0].imshow(picture, cmap="gray", interpolation="nearest")
+        axes[r, 0].set_title(str(labels[r]) if labels is not None else "input", fontsize=8)
+        for c in range(k):
+            axes[r, c + 1].imshow(maps[r, c], cmap="magma", interpolation="nearest")
+            if r == 0:
+                axes[r, c + 1].set_title(f"map {c}", fontsize=8)
+        for ax in axes[r]:
+            ax.set_xticks([])
+            ax.set_yticks([])
+    fig.suptitle(title or f"feature maps after layer '{name}' ({type(_after_first_conv(model)[1]).__name__}) of "
+                           "the first convolution", fontsize=10)
+    return _save(fig, path)

@@ -43,8 +43,8 @@ def test_unscaled_load_keeps_raw_features_and_seed_changes_split():
 
 
 def test_unknown_name_and_bad_options():
-    with pytest.raises(ValueError, match="unknown dataset 'cifar'; choose one of xor, spirals, house, digits, "
-                                         "breast_cancer, iris, wine, diabetes, mnist, fashion_mnist"):
+    with pytest.raises(ValueError, match="unknown dataset 'cifar'; choose one of xor, spirals, house, shapes, "
+                                         "digits, breast_cancer, iris, wine, diabetes, mnist, fashion_mnist"):
         datasets.load("cifar")
     with pytest.raises(TypeError, match=r"load\('iris'\) takes no options, got \['n'\]"):
         datasets.load("iris", n=3)

@@ -1,8 +1,9 @@
-"""The ``lamina`` command: train a multilayer perceptron on a bundled dataset or a CSV file, then evaluate,
-predict, plot and inspect the saved run.
+"""The ``lamina`` command: train a multilayer perceptron on a bundled dataset or a CSV file, or a convolutional
+network on images, then evaluate, predict, plot and inspect the saved run.
 
     lamina train                          # an MLP on the bundled handwritten digits
     lamina train --data xor --hidden 8 --activation tanh
+    lamina train --model cnn --data shapes   # a LeNet-style CNN on lamina's generated shapes
     lamina train --csv houses.csv --target price --epochs 100
     lamina train --resume runs/digits     # continue an interrupted run
     lamina evaluate runs/digits
@@ -12,11 +13,12 @@ predict, plot and inspect the saved run.
     lamina graph runs/digits              # graph.html: the computation graph, with values and gradients
 
 A run folder holds model.safetensors (the weights), config.json (what rebuilds the model and preprocesses raw
-input: dataset, task, sizes, activation, class names, feature scaler), history.json, metrics.json (test
-metrics), loss.png and checkpoint.ckpt (for --resume).
+input: the model kind, dataset, task, sizes, activation, class names, the feature scaler or, for a CNN, the image
+shape and each channel's mean and standard deviation), history.json, metrics.json (test metrics), loss.png and
+checkpoint.ckpt (for --resume); `lamina plot` adds a CNN's filters.png and feature_maps.png.
 
-The package: ``runs`` (datasets, preprocessing, the model a config describes, run folders), ``commands`` (one
-function per subcommand) and, here, the argument parser and ``main``.
+The package: ``models`` (the table of model kinds: builders, defaults, input preprocessing), ``runs`` (datasets,
+run folders), ``commands`` (one function per subcommand) and, here, the argument parser and ``main``.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import os
 import sys
 
 from lamina.cli.commands import cmd_evaluate, cmd_graph, cmd_info, cmd_plot, cmd_predict, cmd_train
-from lamina.cli.runs import ACTIVATIONS, DATASETS, OPTIMIZERS, CLIError, _message, build_model, load_run
+from lamina.cli.runs import ACTIVATIONS, DATASETS, MODEL_KINDS, OPTIMIZERS, CLIError, _message, build_model, load_run
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -48,15 +50,24 @@ def make_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="lamina", description="Train and use neural networks with lamina.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    t = sub.add_parser("train", help="train an MLP (default: the bundled handwritten digits)")
+    t = sub.add_parser("train", help="train an MLP or a CNN (default: an MLP on the bundled handwritten digits)")
+    t.add_argument("--model", choices=tuple(MODEL_KINDS),
+                   help="mlp (default): a multilayer perceptron on feature rows; cnn: a LeNet-style convolutional "
+                        "network on images (--data shapes, digits, mnist or fashion_mnist)")
     t.add_argument("--data", help=f"bundled dataset: {', '.join(DATASETS)} (default digits)")
     t.add_argument("--csv", metavar="PATH", help="train on a CSV file instead (with --target)")
     t.add_argument("--target", metavar="COLUMN", help="the CSV column to predict")
     t.add_argument("--task", choices=("classification", "regression"), help="inferred when possible")
-    t.add_argument("--hidden", metavar="SIZES", help="hidden layer sizes, e.g. 128,64 ('' for none)")
+    t.add_argument("--hidden", metavar="SIZES", help="hidden layer sizes, e.g. 128,64 ('' for none); for a CNN the "
+                                                     "fully connected layers after the convolutions (default 120,84)")
+    t.add_argument("--channels", metavar="SIZES", help="CNN: output channels of each convolution block (default 6,16)")
+    t.add_argument("--kernel-size", type=int, metavar="K", help="CNN: odd convolution kernel size (default 5)")
+    t.add_argument("--augment", action="store_true",
+                   help="CNN: random shifts (up to 10%%) and rotations (up to 10 degrees) of each training image")
     t.add_argument("--activation", choices=tuple(ACTIVATIONS))
     t.add_argument("--dropout", type=_positive_float, help="dropout probability after each hidden layer")
-    t.add_argument("--batchnorm", action="store_true", help="BatchNorm1d after each hidden Linear layer")
+    t.add_argument("--batchnorm", action="store_true",
+                   help="BatchNorm1d after each hidden Linear layer (a CNN: BatchNorm2d after each convolution)")
     t.add_argument("--optimizer", choices=OPTIMIZERS)
     t.add_argument("--lr", type=_positive_float, help="learning rate")
     t.add_argument("--weight-decay", type=_positive_float)

@@ -14,7 +14,6 @@ from lamina import metrics
 from lamina.cli.runs import (
     _RUN_SETTINGS,
     CLIError,
-    _fit_scaler,
     _load_data,
     _loss,
     _message,
@@ -25,12 +24,13 @@ from lamina.cli.runs import (
     _prepare,
     _read_json,
     _run_dir,
-    _scale,
     _test_metrics,
     _write_json,
     build_model,
     load_run,
+    model_kind,
 )
+from lamina.data import DataLoader, TensorDataset, TransformDataset, transforms
 from lamina.serialization import save
 from lamina.training import History, fit, predict
 from lamina.training.callbacks import GradientMonitor
@@ -52,12 +52,13 @@ def cmd_train(args) -> int:
     else:
         config = _new_config(args)
         run = _new_run_dir(args.out, config["dataset"])
-    data = _load_data(config["data"], config["seed"])
+    kind = model_kind(config)
+    data = _load_data(config["data"], config["seed"], images=kind.images)
     task = data["task"]
     if not args.resume:
         config["task"] = task
-        config["n_features"] = int(data["X_train"].shape[1])
-        config["scaler"] = _fit_scaler(data["X_train"])
+        config["n_features"] = int(np.prod(data["X_train"].shape[1:]))
+        config.update(kind.fit_inputs(data["X_train"]))
         config["feature_names"] = data["feature_names"]
         config["class_names"] = data["class_names"]
         if task == "classification":
@@ -66,12 +67,20 @@ def cmd_train(args) -> int:
             y = np.asarray(data["y_train"], dtype=np.float64)
             config["n_outputs"] = 1
             config["target_scaler"] = {"mean": float(y.mean()), "scale": float(y.std() or 1.0)}
-        run.mkdir(parents=True, exist_ok=True)
-        _write_json(run / "config.json", config)
 
     X_train, X_test, y_train, y_test = _prepare(data, config)
     lamina.manual_seed(config["seed"])
-    model = build_model(config)
+    try:
+        model = build_model(config)
+    except ValueError as err:  # sizes that make no model, e.g. too many convolution blocks for a small image
+        raise CLIError(_message(err)) from None
+    if not args.resume:  # written once the config is known to make a model
+        run.mkdir(parents=True, exist_ok=True)
+        _write_json(run / "config.json", config)
+    train = (X_train, y_train)
+    if config.get("augment"):
+        train = DataLoader(TransformDataset(TensorDataset(data["X_train"], y_train), _augmentation(config)),
+                           batch_size=config["batch_size"], shuffle=True)
     optimizer = _optimizer(config, model.parameters())
     loss = _loss(config)
     metric = "accuracy" if task == "classification" else "r2"
@@ -79,7 +88,7 @@ def cmd_train(args) -> int:
     if progress:
         print(f"training {config['dataset']} ({task}, {len(X_train)} train / {len(X_test)} test samples) "
               f"-> {run}", file=sys.stderr)
-    history = fit(model, (X_train, y_train), loss=loss, optimizer=optimizer, epochs=config["epochs"],
+    history = fit(model, train, loss=loss, optimizer=optimizer, epochs=config["epochs"],
                   val=(X_test, y_test), metrics=[metric], batch_size=config["batch_size"], progress=progress,
                   checkpoint=run / "checkpoint.ckpt", resume=run / "checkpoint.ckpt" if args.resume else None,
                   callbacks=[GradientMonitor(every=10)])
@@ -99,6 +108,14 @@ def cmd_train(args) -> int:
     return 130 if history.interrupted else 0
 
 
+def _augmentation(config: dict):
+    """--augment: each training image shifted by up to 10% and rotated by up to 10 degrees (fresh draws per sample
+    and epoch, from lamina's global random stream, which checkpoints restore), then normalised."""
+    stats = config["normalize"]
+    return transforms.Compose([transforms.RandomAffine(degrees=10, translate=(0.1, 0.1), interpolation="bilinear"),
+                               transforms.Normalize(stats["mean"], stats["std"])])
+
+
 def _loss_plot(history, run: Path) -> None:
     try:
         from lamina.plot import plot_history  # matplotlib (optional) loads only for plots
@@ -109,12 +126,14 @@ def _loss_plot(history, run: Path) -> None:
 
 
 def _reload_test_data(config):
-    data = _load_data(config["data"], config["seed"])
+    """The run's test inputs, prepared for its model, and the raw test targets."""
+    kind = model_kind(config)
+    data = _load_data(config["data"], config["seed"], images=kind.images)
     X_test = np.asarray(data["X_test"])
-    X_test = X_test.reshape(len(X_test), -1)
-    if X_test.shape[1] != config["n_features"]:
-        raise CLIError(f"the data now has {X_test.shape[1]} features but the model expects {config['n_features']}")
-    return _scale(X_test, config["scaler"]), data["y_test"]
+    if int(np.prod(X_test.shape[1:])) != config["n_features"]:
+        raise CLIError(f"the data now has {int(np.prod(X_test.shape[1:]))} features but the model expects "
+                       f"{config['n_features']}")
+    return kind.inputs(X_test, config), data["y_test"]
 
 
 def cmd_evaluate(args) -> int:
@@ -138,13 +157,31 @@ def _read_input(path: Path, config: dict) -> np.ndarray:
         X = _read_csv_features(path, config)
     else:
         raise CLIError(f"--input must be a .csv or .npy file, got {path.name}")
+    if X.dtype.kind not in "biuf":
+        raise CLIError(f"{path} must hold numbers, got values of type {X.dtype}")
+    if model_kind(config).images:
+        return _image_rows(X, path, config)
     if X.ndim == 1:
         X = X.reshape(1, -1)
     X = X.reshape(len(X), -1)
-    if X.dtype.kind not in "biuf":
-        raise CLIError(f"{path} must hold numbers, got values of type {X.dtype}")
     if X.shape[1] != config["n_features"]:
         raise CLIError(f"{path} has {X.shape[1]} input columns but the model expects {config['n_features']}")
+    return X
+
+
+def _image_rows(X: np.ndarray, path: Path, config: dict) -> np.ndarray:
+    """Images (N, C, H, W), (N, H, W) for one channel, one image, or rows of C·H·W pixels, as pixel rows in
+    [0, 1] (uint8 values are divided by 255, as ToTensor does)."""
+    shape = tuple(config["image_shape"])
+    if X.shape in (shape, shape[1:]) and (X.ndim == 3 or shape[0] == 1):
+        X = X[None]  # one image
+    if X.dtype == np.uint8:
+        X = X.astype(np.float32) / np.float32(255)
+    X = X.reshape(len(X), -1) if X.ndim > 1 else X.reshape(1, -1)
+    if X.shape[1] != config["n_features"]:
+        image = "×".join(map(str, shape))
+        raise CLIError(f"{path} holds inputs of {X.shape[1]} values but the model expects {image} images "
+                       f"({config['n_features']} pixels each)")
     return X
 
 
@@ -178,7 +215,7 @@ def _read_csv_features(path: Path, config: dict) -> np.ndarray:
 def cmd_predict(args) -> int:
     config, model = load_run(args.run)
     X = _read_input(Path(args.input), config)
-    out = predict(model, _scale(X, config["scaler"])).array
+    out = predict(model, model_kind(config).inputs(X, config)).array
     pred = _outputs_to_predictions(out, config)
     if config["task"] == "classification":
         names = config.get("class_names") or [str(i) for i in range(config["n_outputs"])]
@@ -216,6 +253,12 @@ def cmd_plot(args) -> int:
         written.append(plot.plot_confusion_matrix(cm, run / "confusion_matrix.png", config.get("class_names")))
         if config["n_features"] == 2:
             written.append(plot.plot_decision_boundary(model, X_test, y_test, run / "decision_boundary.png"))
+    if model_kind(config).images:
+        X_test, y_test = _reload_test_data(config)
+        written.append(plot.plot_filters(model, run / "filters.png", title=f"{run.name}: first-layer filters"))
+        names = config.get("class_names")
+        labels = [f"true: {names[int(k)] if names else k}" for k in np.asarray(y_test[:4])]
+        written.append(plot.plot_feature_maps(model, X_test[:4], run / "feature_maps.png", labels=labels))
     for path in written:
         print(f"wrote {path}")
     return 0
@@ -246,7 +289,10 @@ def cmd_info(args) -> int:
     data = config["data"]
     source = f"{data['csv']} (target {data['target']})" if "csv" in data else config["dataset"]
     print(f"run:        {run}")
-    print(f"data:       {source}, {config['task']}, {config['n_features']} features, {config['n_outputs']} outputs")
+    print(f"model kind: {config.get('model', 'mlp')}" + (" (with --augment)" if config.get("augment") else ""))
+    inputs = (f"{'×'.join(map(str, config['image_shape']))} images" if model_kind(config).images
+              else f"{config['n_features']} features")
+    print(f"data:       {source}, {config['task']}, {inputs}, {config['n_outputs']} outputs")
     print(f"training:   {config['optimizer']} lr={config['lr']:g} weight_decay={config['weight_decay']:g} "
           f"epochs={config['epochs']} batch_size={config['batch_size']} seed={config['seed']}")
     print(f"parameters: {n_params:,}")

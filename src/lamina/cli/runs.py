@@ -10,30 +10,14 @@ from pathlib import Path
 import numpy as np
 
 from lamina import datasets, metrics, nn, optim
+from lamina.cli.models import ACTIVATIONS, MODEL_KINDS, ModelConfigError, build_model, model_kind
 from lamina.serialization import load, write_atomic
 from lamina.training import predict
 
-DATASETS = ("xor", "spirals", "house", "digits", "breast_cancer", "iris", "wine", "diabetes", "mnist",
+DATASETS = ("xor", "spirals", "house", "shapes", "digits", "breast_cancer", "iris", "wine", "diabetes", "mnist",
             "fashion_mnist")
-ACTIVATIONS = {"relu": "ReLU", "tanh": "Tanh", "sigmoid": "Sigmoid", "leaky_relu": "LeakyReLU", "gelu": "GELU"}
 OPTIMIZERS = ("sgd", "momentum", "adam", "adamw", "rmsprop", "adagrad")
-
-# Per-dataset defaults chosen so that `lamina train --data NAME` reaches a good result in well under a minute.
-DEFAULTS = {
-    "xor": {"hidden": (8,), "activation": "tanh", "epochs": 100, "lr": 0.05, "batch_size": 4},
-    "spirals": {"hidden": (64, 64), "epochs": 200, "lr": 0.01, "batch_size": 32},
-    "house": {"hidden": (16,), "epochs": 100, "lr": 0.01, "batch_size": 16},
-    "digits": {"hidden": (256,), "dropout": 0.2, "epochs": 30, "lr": 1e-3, "batch_size": 32},
-    "breast_cancer": {"hidden": (64,), "dropout": 0.5, "optimizer": "adamw", "weight_decay": 0.1, "epochs": 20,
-                      "lr": 1e-3, "batch_size": 32},
-    "iris": {"hidden": (16,), "epochs": 100, "lr": 0.01, "batch_size": 16},
-    "wine": {"hidden": (32,), "epochs": 60, "lr": 0.005, "batch_size": 16},
-    "diabetes": {"hidden": (16,), "epochs": 100, "lr": 3e-3, "batch_size": 32, "weight_decay": 0.1},
-    "mnist": {"hidden": (256, 128), "epochs": 10, "lr": 1e-3, "batch_size": 128},
-    "fashion_mnist": {"hidden": (256, 128), "dropout": 0.2, "epochs": 15, "lr": 1e-3, "batch_size": 128},
-}
-GENERIC = {"hidden": (64, 32), "activation": "relu", "epochs": 50, "lr": 1e-3, "batch_size": 32, "weight_decay": 0.0,
-           "optimizer": "adam", "dropout": 0.0}
+__all__ = ["ACTIVATIONS", "DATASETS", "MODEL_KINDS", "OPTIMIZERS", "CLIError", "build_model", "load_run"]
 
 
 class CLIError(Exception):
@@ -49,11 +33,18 @@ def _message(err: BaseException) -> str:
 # ---------------------------------------------------------------------------------------------------------------
 # data
 # ---------------------------------------------------------------------------------------------------------------
-def _load_data(data: dict, seed: int) -> dict:
-    """The raw (unscaled) train/test split, task, class names and feature names described by a run's data spec."""
+def _load_data(data: dict, seed: int, images: bool = False) -> dict:
+    """The raw (unscaled) train/test split, task, class names and feature names described by a run's data spec;
+    with ``images``, X as (N, C, H, W) images (``datasets.load_images``) instead of feature rows."""
     test_size = data.get("test_size", 0.2)
     try:
-        if "csv" in data:
+        if images:
+            options = {}
+            if data["dataset"] in ("mnist", "fashion_mnist"):
+                root = data.get("root")
+                options = {"root": root or datasets.default_root(data["dataset"]), "download": root is None}
+            split = datasets.load_images(data["dataset"], test_size=test_size, seed=seed, **options)
+        elif "csv" in data:
             path = Path(data["csv"])
             if not path.is_file():
                 raise CLIError(f"cannot read CSV file {path}: no such file")
@@ -76,21 +67,11 @@ def _load_data(data: dict, seed: int) -> dict:
             "n_classes": split.n_classes}
 
 
-def _scale(X, scaler: dict) -> np.ndarray:
-    X = np.asarray(X, dtype=np.float32)
-    return ((X - np.asarray(scaler["mean"], np.float32)) / np.asarray(scaler["scale"], np.float32)).astype(np.float32)
-
-
-def _fit_scaler(X) -> dict:
-    from sklearn.preprocessing import StandardScaler  # scikit-learn takes ~1 s to import: only when a run is prepared
-
-    s = StandardScaler().fit(np.asarray(X, dtype=np.float64))
-    return {"mean": s.mean_.tolist(), "scale": s.scale_.tolist()}
-
-
 def _prepare(data: dict, config: dict):
-    """Scaled float32 features and training targets (class indices, or standardized regression targets)."""
-    Xtr, Xte = _scale(data["X_train"], config["scaler"]), _scale(data["X_test"], config["scaler"])
+    """The model's inputs (scaled feature rows, or normalised images) and training targets (class indices, or
+    standardized regression targets)."""
+    inputs = model_kind(config).inputs
+    Xtr, Xte = inputs(data["X_train"], config), inputs(data["X_test"], config)
     if config["task"] == "classification":
         return Xtr, Xte, data["y_train"], data["y_test"]
     t = config["target_scaler"]
@@ -102,21 +83,6 @@ def _prepare(data: dict, config: dict):
 # ---------------------------------------------------------------------------------------------------------------
 # model
 # ---------------------------------------------------------------------------------------------------------------
-def build_model(config: dict):
-    """The MLP a run's config describes: [Linear, BatchNorm1d?, activation, Dropout?] per hidden layer, Linear."""
-    layers, width = [], config["n_features"]
-    for h in config["hidden"]:
-        layers.append(nn.Linear(width, h))
-        if config.get("batchnorm"):
-            layers.append(nn.BatchNorm1d(h))
-        layers.append(getattr(nn, ACTIVATIONS[config["activation"]])())
-        if config.get("dropout"):
-            layers.append(nn.Dropout(config["dropout"]))
-        width = h
-    layers.append(nn.Linear(width, config["n_outputs"]))
-    return nn.Sequential(*layers)
-
-
 def _optimizer(config: dict, params):
     name, lr, wd = config["optimizer"], config["lr"], config.get("weight_decay", 0.0)
     if name == "sgd":
@@ -177,10 +143,14 @@ def load_run(run):
     """(config, model with its trained weights) from a run folder."""
     path = _run_dir(run)
     config = _read_json(path / "config.json", "config")
-    missing = [k for k in ("task", "n_features", "n_outputs", "hidden", "activation", "scaler") if k not in config]
-    if missing:
-        raise CLIError(f"{path / 'config.json'} is not a lamina run config: missing {', '.join(missing)}")
-    model = build_model(config)
+    try:
+        kind = model_kind(config)
+        missing = [k for k in ("task", *kind.config_keys) if k not in config]
+        if missing:
+            raise CLIError(f"{path / 'config.json'} is not a lamina run config: missing {', '.join(missing)}")
+        model = kind.build(config)
+    except (ModelConfigError, KeyError, TypeError, ValueError) as err:
+        raise CLIError(f"{path / 'config.json'}: {_message(err)}") from None
     weights = path / "model.safetensors"
     if not weights.is_file():
         raise CLIError(f"{path} has no trained weights: model.safetensors is missing")
@@ -206,17 +176,18 @@ def _new_run_dir(out, name: str) -> Path:
 # ---------------------------------------------------------------------------------------------------------------
 # commands
 # ---------------------------------------------------------------------------------------------------------------
-def _parse_hidden(text: str) -> tuple:
+def _parse_sizes(text: str, flag: str, example: str) -> tuple:
     try:
         sizes = tuple(int(s) for s in text.split(",") if s.strip()) if text.strip() else ()
     except ValueError:
-        raise CLIError(f"--hidden must be comma-separated layer sizes like 128,64, got {text!r}") from None
+        raise CLIError(f"{flag} must be comma-separated sizes like {example}, got {text!r}") from None
     if any(s < 1 for s in sizes):
-        raise CLIError(f"--hidden sizes must be positive, got {text!r}")
+        raise CLIError(f"{flag} sizes must be positive, got {text!r}")
     return sizes
 
 
-def _new_config(args) -> dict:
+def _data_spec(args) -> tuple[str, dict]:
+    """The dataset's name and the run's data spec: what reloads the same split later."""
     if args.csv and args.data:
         raise CLIError("give either --data or --csv, not both")
     if args.csv and not args.target:
@@ -226,16 +197,6 @@ def _new_config(args) -> dict:
     name = "csv" if args.csv else (args.data or "digits")
     if name not in DATASETS and name != "csv":
         raise CLIError(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)} or use --csv")
-    d = {**GENERIC, **DEFAULTS.get(name, {})}
-    pick = {k: getattr(args, k) for k in ("activation", "epochs", "lr", "batch_size", "weight_decay", "optimizer",
-                                          "dropout") if getattr(args, k) is not None}
-    d.update(pick)
-    if args.hidden is not None:
-        d["hidden"] = _parse_hidden(args.hidden)
-    if d["epochs"] < 1 or d["batch_size"] < 1 or d["lr"] <= 0:
-        raise CLIError("--epochs, --batch-size and --lr must be positive")
-    if not 0 <= d["dropout"] < 1:
-        raise CLIError(f"--dropout must be in [0, 1), got {d['dropout']}")
     data = {"csv": str(Path(args.csv).resolve()), "target": args.target} if args.csv else {"dataset": name}
     if args.task:
         data["task"] = args.task
@@ -244,12 +205,48 @@ def _new_config(args) -> dict:
     data["test_size"] = 0.2 if args.test_size is None else args.test_size
     if not 0 < data["test_size"] < 1:
         raise CLIError(f"--test-size must be between 0 and 1, got {data['test_size']}")
-    return {"dataset": Path(args.csv).stem if args.csv else name, "data": data,
-            "seed": 0 if args.seed is None else args.seed,
-            "hidden": list(d["hidden"]), "activation": d["activation"], "dropout": d["dropout"],
-            "batchnorm": bool(args.batchnorm), "optimizer": d["optimizer"], "lr": d["lr"],
-            "weight_decay": d["weight_decay"], "epochs": d["epochs"], "batch_size": d["batch_size"]}
+    return name, data
 
 
-_RUN_SETTINGS = ("data", "csv", "target", "task", "hidden", "activation", "dropout", "batchnorm", "optimizer", "lr",
-                 "weight_decay", "batch_size", "test_size", "seed", "out", "root")
+def _new_config(args) -> dict:
+    model = args.model or "mlp"
+    kind = MODEL_KINDS[model]
+    name, data = _data_spec(args)
+    if kind.datasets is not None and name not in kind.datasets:
+        given = "--csv (a table)" if name == "csv" else f"--data {name}"
+        what = "images" if kind.images else "its own datasets"
+        raise CLIError(f"--model {model} trains on {what}: use --data {' | '.join(kind.datasets)}, not {given}")
+    if not kind.images:
+        for flag in ("channels", "kernel_size", "augment"):
+            if getattr(args, flag) not in (None, False):
+                raise CLIError(f"--{flag.replace('_', '-')} is for image models (--model cnn), not --model {model}")
+    d = {**kind.generic, **kind.defaults.get(name, {})}
+    pick = {k: getattr(args, k) for k in ("activation", "epochs", "lr", "batch_size", "weight_decay", "optimizer",
+                                          "dropout", "kernel_size") if getattr(args, k) is not None}
+    d.update(pick)
+    if args.hidden is not None:
+        d["hidden"] = _parse_sizes(args.hidden, "--hidden", "128,64")
+    if args.channels is not None:
+        d["channels"] = _parse_sizes(args.channels, "--channels", "6,16")
+        if not d["channels"]:
+            raise CLIError("--channels needs at least one convolution block, e.g. 6,16")
+    if kind.images and (d["kernel_size"] < 1 or d["kernel_size"] % 2 == 0):
+        raise CLIError(f"--kernel-size must be a positive odd number (its padding keeps the image size), "
+                       f"got {d['kernel_size']}")
+    if d["epochs"] < 1 or d["batch_size"] < 1 or d["lr"] <= 0:
+        raise CLIError("--epochs, --batch-size and --lr must be positive")
+    if not 0 <= d["dropout"] < 1:
+        raise CLIError(f"--dropout must be in [0, 1), got {d['dropout']}")
+    config = {"model": model, "dataset": Path(args.csv).stem if args.csv else name, "data": data,
+              "seed": 0 if args.seed is None else args.seed}
+    if kind.images:
+        config.update(channels=list(d["channels"]), kernel_size=d["kernel_size"], augment=bool(args.augment))
+    config.update(hidden=list(d["hidden"]), activation=d["activation"], dropout=d["dropout"],
+                  batchnorm=bool(args.batchnorm), optimizer=d["optimizer"], lr=d["lr"],
+                  weight_decay=d["weight_decay"], epochs=d["epochs"], batch_size=d["batch_size"])
+    return config
+
+
+_RUN_SETTINGS = ("model", "data", "csv", "target", "task", "hidden", "channels", "kernel_size", "augment",
+                 "activation", "dropout", "batchnorm", "optimizer", "lr", "weight_decay", "batch_size", "test_size",
+                 "seed", "out", "root")
