@@ -13,7 +13,8 @@ predict, plot and inspect the saved run.
 
 A run folder holds model.safetensors (the weights), config.json (what rebuilds the model and preprocesses raw
 input: dataset, task, sizes, activation, class names, feature scaler), history.json, metrics.json (test
-metrics), loss.png and checkpoint.ckpt (for --resume).
+metrics), health.json (each layer's activation and gradient statistics per epoch, from viz.TrainingHealth),
+loss.png and checkpoint.ckpt (for --resume).
 
 The package: ``runs`` (datasets, preprocessing, the model a config describes, run folders), ``commands`` (one
 function per subcommand) and, here, the argument parser and ``main``.

@@ -34,6 +34,7 @@ from lamina.cli.runs import (
 from lamina.serialization import save
 from lamina.training import History, fit, predict
 from lamina.training.callbacks import GradientMonitor
+from lamina.training.health import TrainingHealth
 
 
 def cmd_train(args) -> int:
@@ -82,9 +83,12 @@ def cmd_train(args) -> int:
     history = fit(model, (X_train, y_train), loss=loss, optimizer=optimizer, epochs=config["epochs"],
                   val=(X_test, y_test), metrics=[metric], batch_size=config["batch_size"], progress=progress,
                   checkpoint=run / "checkpoint.ckpt", resume=run / "checkpoint.ckpt" if args.resume else None,
-                  callbacks=[GradientMonitor(every=10)])
+                  callbacks=[GradientMonitor(every=10), TrainingHealth(warn=False)])
     save(model.state_dict(), run / "model.safetensors")
     _write_json(run / "history.json", history.to_dict())
+    _write_json(run / "health.json", history.health.to_dict())
+    for message in history.health.warnings:
+        print(f"warning: {message}", file=sys.stderr)
     results = _test_metrics(model, config, X_test, data["y_test"])
     _write_json(run / "metrics.json", results)
     if history.interrupted:

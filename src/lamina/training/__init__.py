@@ -6,14 +6,17 @@
   clipping, learning-rate scheduling, checkpointing) as callbacks.
 - ``data``: (X, y) pairs and Datasets into DataLoaders with the targets the loss declares it wants; metrics;
   ``evaluate`` and ``predict``.
+- ``health``: ``TrainingHealth``, the callback ``fit`` runs by default: per-layer activation and gradient
+  statistics, warnings about vanishing or exploding gradients, dead ReLUs and symmetric units.
 - ``state``: ``History``, ``TrainingState`` (what callbacks see) and ``TrainingError``.
 """
 
 from lamina.training import callbacks
 from lamina.training.callbacks import Callback, CallbackList
 from lamina.training.data import evaluate, predict
+from lamina.training.health import TrainingHealth
 from lamina.training.loop import StepResult, fit, run_epoch, train_step
 from lamina.training.state import History, TrainingError, TrainingState
 
 __all__ = ["fit", "evaluate", "predict", "train_step", "run_epoch", "StepResult", "History", "TrainingError",
-           "TrainingState", "Callback", "CallbackList", "callbacks"]
+           "TrainingState", "Callback", "CallbackList", "callbacks", "TrainingHealth"]

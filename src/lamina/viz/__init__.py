@@ -5,10 +5,11 @@
   collapse and expand modules, a tensor's statistics on hover).
 - ``trace(model, x, y, loss_fn)``: each layer's building block, a[l-1], W, b → z, a forward and
   dA → dZ, dW, db, dA[l-1] backward, printed as a table or drawn as a figure.
+- ``TrainingHealth``: the callback ``fit`` runs by default (defined in ``lamina.training.health``).
 """
 
+from lamina.training.health import TrainingHealth  # lives with fit, which runs it by default
 from lamina.viz.graph import Cluster, Graph, Node, graph, tensor_stats
-from lamina.viz.health import TrainingHealth
 from lamina.viz.html import page
 from lamina.viz.trace import LayerTrace, TensorInfo, Trace, trace
 
