@@ -133,3 +133,23 @@ def test_a_module_with_several_weights_names_each_one_and_a_checkpoint_keeps_the
     history = lamina.fit(model, (X, y), optimizer=optim.Adam(model.parameters(), lr=0.01), epochs=2, resume=True,
                          callbacks=[viz.TrainingHealth()], **kwargs)
     assert len(history.health.history["head"]["grad_norm"]) == 2  # the first epoch's came back from the checkpoint
+
+
+def test_the_health_plots_draw_from_the_callback_or_its_json(tmp_path):
+    pytest.importorskip("matplotlib")
+    from lamina import plot
+
+    lamina.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 8), nn.Sigmoid(), nn.Linear(8, 3))
+    history = lamina.fit(model, data(), loss=nn.CrossEntropyLoss(), optimizer=optim.SGD(model.parameters(), lr=0.1),
+                         epochs=3, progress=False)
+    saved = json.loads(json.dumps(history.health.to_dict()))
+    for source in (history.health, saved):
+        for path in (plot.plot_health(source, tmp_path / "h.png"),
+                     plot.plot_health_quantiles(source, tmp_path / "a.png"),
+                     plot.plot_health_quantiles(source, tmp_path / "g.png", quantity="grad")):
+            assert path.read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(ValueError, match="'activation' or 'grad'"):
+        plot.plot_health_quantiles(saved, tmp_path / "x.png", quantity="weights")
+    with pytest.raises(ValueError, match="TrainingHealth"):
+        plot.plot_health({"loss": [1.0]}, tmp_path / "x.png")

@@ -213,6 +213,7 @@ def cmd_plot(args) -> int:
     written = [plot.plot_history(history, run / "loss.png", title=run.name, val_label="test")]
     if history.gradient_norms:
         written.append(plot.plot_gradient_norms(history, run / "gradient_norms.png"))
+    written += _health_plots(run)
     if config["task"] == "classification":
         X_test, y_test = _reload_test_data(config)
         pred = predict(model, X_test).array.argmax(1)
@@ -223,6 +224,20 @@ def cmd_plot(args) -> int:
     for path in written:
         print(f"wrote {path}")
     return 0
+
+
+def _health_plots(run: Path) -> list:
+    """health.png, health_activations.png, health_gradients.png from the run's health.json (if it has one)."""
+    from lamina import plot
+
+    if not (run / "health.json").is_file():
+        return []
+    health = _read_json(run / "health.json", "training health")
+    written = [plot.plot_health(health, run / "health.png", title=f"{run.name}: training health")]
+    for quantity, name in (("activation", "health_activations.png"), ("grad", "health_gradients.png")):
+        if any(r.get(f"{quantity}_quantiles") for r in health.get("layers", {}).values()):
+            written.append(plot.plot_health_quantiles(health, run / name, quantity))
+    return written
 
 
 def cmd_graph(args) -> int:
