@@ -185,6 +185,12 @@ def plot_gradient_norms(history, path, title: str | None = None) -> Path:
     return _save(fig, path)
 
 
+def _integer_epochs(ax) -> None:
+    from matplotlib.ticker import MaxNLocator  # matplotlib is loaded by now (_figure)
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
 def _health_dict(health) -> dict:
     """A TrainingHealth's records as its ``to_dict()`` (what ``health.json`` holds), from either."""
     d = health.to_dict() if hasattr(health, "to_dict") else dict(health)
@@ -215,6 +221,7 @@ def plot_health_quantiles(health, path, quantity: str = "activation", title: str
         for (lo, hi), alpha, label in (((0, 6), 0.12, "min–max"), ((1, 5), 0.22, "5–95%"), ((2, 4), 0.4, "25–75%")):
             ax.fill_between(epochs, q[:, lo], q[:, hi], color="C0", alpha=alpha, lw=0, label=label, step=None)
         ax.plot(epochs, q[:, 3], color="C0", lw=1.5, label="median")
+        _integer_epochs(ax)
         kind = d.get("kinds", {}).get(name, "")
         ax.set_title(f"layer {name}" + (f" ({kind})" if kind and kind != "weight" else ""), fontsize=10)
         ax.set_xlabel("epoch")
@@ -259,6 +266,7 @@ def plot_health(health, path, title: str | None = None) -> Path:
             ax.text(0.5, 0.5, "nothing recorded\n(no such layers)", ha="center", va="center", transform=ax.transAxes)
         ax.set_title(panel_title, fontsize=10)
         ax.set_xlabel("epoch")
+        _integer_epochs(ax)
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3, which="both")
         if drawn:

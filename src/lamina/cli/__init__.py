@@ -10,6 +10,7 @@ predict, plot and inspect the saved run.
     lamina plot runs/digits
     lamina info runs/digits
     lamina graph runs/digits              # graph.html: the computation graph, with values and gradients
+    lamina report runs/digits             # report.html: metrics, curves, health, trace and graph on one page
 
 A run folder holds model.safetensors (the weights), config.json (what rebuilds the model and preprocesses raw
 input: dataset, task, sizes, activation, class names, feature scaler), history.json, metrics.json (test
@@ -26,7 +27,7 @@ import argparse
 import os
 import sys
 
-from lamina.cli.commands import cmd_evaluate, cmd_graph, cmd_info, cmd_plot, cmd_predict, cmd_train
+from lamina.cli.commands import cmd_evaluate, cmd_graph, cmd_info, cmd_plot, cmd_predict, cmd_report, cmd_train
 from lamina.cli.runs import ACTIVATIONS, DATASETS, OPTIMIZERS, CLIError, _message, build_model, load_run
 
 
@@ -89,6 +90,11 @@ def make_parser() -> argparse.ArgumentParser:
     g.add_argument("run", metavar="RUN")
     g.add_argument("--batch-size", type=int, default=8, help="test samples run through the graph (default 8)")
     g.set_defaults(func=cmd_graph)
+
+    r = sub.add_parser("report", help="write report.html: one offline page with everything about a run")
+    r.add_argument("run", metavar="RUN")
+    r.add_argument("--batch-size", type=int, default=8, help="test samples traced and drawn (default 8)")
+    r.set_defaults(func=cmd_report)
 
     i = sub.add_parser("info", help="architecture, parameter count and final metrics of a run")
     i.add_argument("run", metavar="RUN")
