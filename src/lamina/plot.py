@@ -1,6 +1,7 @@
 """Plots of training: loss curves, decision boundaries, learning rates, activations, confusion matrices,
-gradient norms, attention weights; and inside a convolutional network: its first layer's filters and the
-feature maps they make. Each function writes a PNG to ``path`` and returns the path.
+gradient norms, attention weights, the training health that ``TrainingHealth`` records; and inside a
+convolutional network: its first layer's filters and the feature maps they make. Each function writes a PNG
+to ``path`` and returns the path.
 
 matplotlib is an optional dependency (``pip install lamina[plot]``), imported on first use with the
 Agg renderer on a Figure of its own (pyplot is not touched), so plotting works on servers and in CI.
@@ -19,7 +20,7 @@ from lamina.training.data import eval_mode
 
 __all__ = ["plot_history", "plot_decision_boundary", "plot_lr_comparison", "plot_activations",
            "plot_confusion_matrix", "plot_gradient_norms", "plot_attention", "plot_images", "plot_filters",
-           "plot_feature_maps", "feature_maps"]
+           "plot_feature_maps", "feature_maps", "plot_health_quantiles", "plot_health"]
 
 
 def _figure(nrows=1, ncols=1, figsize=(6, 4), **kwargs):
@@ -349,4 +350,96 @@ def plot_feature_maps(model, images, path, labels=None, max_maps: int = 16, titl
             ax.set_yticks([])
     fig.suptitle(title or f"feature maps after layer '{name}' ({type(_after_first_conv(model)[1]).__name__}) of "
                            "the first convolution", fontsize=10)
+    return _save(fig, path)
+
+
+def _integer_epochs(ax) -> None:
+    from matplotlib.ticker import MaxNLocator  # matplotlib is loaded by now (_figure)
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def _health_dict(health) -> dict:
+    """A TrainingHealth's records as its ``to_dict()`` (what ``health.json`` holds), from either."""
+    d = health.to_dict() if hasattr(health, "to_dict") else dict(health)
+    if "layers" not in d:
+        raise ValueError("expected a viz.TrainingHealth or its to_dict() / health.json (a dict with 'layers')")
+    return d
+
+
+def plot_health_quantiles(health, path, quantity: str = "activation", title: str | None = None) -> Path:
+    """The distribution of each layer's activations (``quantity='activation'``) or weight gradients
+    (``'grad'``) over training: per epoch the median, the 25–75%, 5–95% and min–max bands, one panel per layer."""
+    if quantity not in ("activation", "grad"):
+        raise ValueError(f"quantity must be 'activation' or 'grad', got {quantity!r}")
+    d = _health_dict(health)
+    key = f"{quantity}_quantiles"
+    layers = {name: np.array([q if q else [np.nan] * len(d["quantiles"]) for q in records[key]], dtype=np.float64)
+              for name, records in d["layers"].items() if records.get(key)}
+    if not layers:
+        raise ValueError(f"plot_health_quantiles: no {key} recorded")
+    n = len(layers)
+    cols = min(n, 3)
+    rows = -(-n // cols)
+    fig, axes = _figure(rows, cols, figsize=(max(4.6 * cols, 8.0), 3.2 * rows), squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.axis("off")
+    for ax, (name, q) in zip(axes.flat, layers.items()):
+        epochs = np.arange(1, len(q) + 1)
+        for (lo, hi), alpha, label in (((0, 6), 0.12, "min–max"), ((1, 5), 0.22, "5–95%"), ((2, 4), 0.4, "25–75%")):
+            ax.fill_between(epochs, q[:, lo], q[:, hi], color="C0", alpha=alpha, lw=0, label=label, step=None)
+        ax.plot(epochs, q[:, 3], color="C0", lw=1.5, label="median")
+        _integer_epochs(ax)
+        kind = d.get("kinds", {}).get(name, "")
+        ax.set_title(f"layer {name}" + (f" ({kind})" if kind and kind != "weight" else ""), fontsize=10)
+        ax.set_xlabel("epoch")
+        ax.axhline(0, color="k", lw=0.5)
+        ax.grid(alpha=0.3)
+    axes.flat[0].legend(fontsize=7, loc="best")
+    what = "activations" if quantity == "activation" else "weight gradients (dL/dW)"
+    fig.suptitle(title or f"distribution of each layer's {what} over training (sampled batches)")
+    return _save(fig, path)
+
+
+def plot_health(health, path, title: str | None = None) -> Path:
+    """Dead ReLU units and saturated sigmoid/tanh outputs (fraction per epoch), the ratio of one update's size to
+    the weight's size (log scale; around 1e-3 is the usual healthy value) and gradient norms, per layer."""
+    d = _health_dict(health)
+    layers = d["layers"]
+    fig, axes = _figure(1, 3, figsize=(15, 3.8), squeeze=False)
+    panels = ((axes[0, 0], ("dead_fraction", "saturated_fraction"), "fraction of units",
+               "dead ReLU units / saturated outputs", False),
+              (axes[0, 1], ("update_ratio",), "|ΔW| / |W|", "update size / weight size", True),
+              (axes[0, 2], ("grad_norm",), "‖dL/dW‖", "gradient norm per layer", True))
+    for ax, keys, ylabel, panel_title, log in panels:
+        drawn = 0
+        for name, records in layers.items():
+            for key in keys:
+                values = records.get(key)
+                if values:
+                    values = np.asarray(values, dtype=np.float64)
+                    if log:
+                        values = np.maximum(values, 1e-12)
+                    suffix = "" if len(keys) == 1 else (" dead" if key == "dead_fraction" else " saturated")
+                    ax.plot(np.arange(1, len(values) + 1), values, marker="." if len(values) <= 50 else None,
+                            label=f"{name}{suffix}")
+                    drawn += 1
+        if log and drawn:
+            ax.set_yscale("log")
+        if keys == ("update_ratio",) and drawn:
+            ax.axhline(1e-3, color="k", lw=0.6, ls="--")
+        if keys[0] == "dead_fraction":
+            ax.set_ylim(-0.03, 1.03)
+        if not drawn:
+            ax.text(0.5, 0.5, "nothing recorded\n(no such layers)", ha="center", va="center", transform=ax.transAxes)
+        ax.set_title(panel_title, fontsize=10)
+        ax.set_xlabel("epoch")
+        _integer_epochs(ax)
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3, which="both")
+        if drawn:
+            ax.legend(fontsize=7, ncol=2 if drawn > 6 else 1)
+    warnings = d.get("warnings") or []
+    fig.suptitle(title or ("training health: " + (f"{len(warnings)} warning(s), see health.json" if warnings
+                                                  else "no warnings")))
     return _save(fig, path)

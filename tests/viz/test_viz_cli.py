@@ -1,6 +1,9 @@
 """`lamina graph RUN` writes graph.html: the trained model's graph by module and by operation."""
 
+import json
 import re
+
+import pytest
 
 from lamina.cli import main
 
@@ -20,3 +23,17 @@ def test_graph_command_writes_both_levels_into_the_run_folder(tmp_path, capsys):
 def test_graph_command_on_a_missing_run_is_one_line(tmp_path, capsys):
     assert main(["graph", str(tmp_path / "nope")]) == 2
     assert capsys.readouterr().err.startswith("lamina: error: run folder")
+
+
+def test_train_saves_health_json_and_plot_draws_it(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    run = tmp_path / "xor"
+    assert main(["train", "--data", "xor", "--out", str(run), "--no-progress", "--epochs", "3"]) == 0
+    health = json.loads((run / "health.json").read_text())
+    assert set(health["layers"]) == {"0", "1", "2"} and len(health["layers"]["0"]["grad_norm"]) == 3
+    assert health["kinds"]["1"] == "tanh"
+    capsys.readouterr()
+    assert main(["plot", str(run)]) == 0
+    out = capsys.readouterr().out
+    for name in ("health.png", "health_activations.png", "health_gradients.png"):
+        assert f"wrote {run / name}" in out and (run / name).is_file()

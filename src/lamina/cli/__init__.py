@@ -11,10 +11,12 @@ network on images, then evaluate, predict, plot and inspect the saved run.
     lamina plot runs/digits
     lamina info runs/digits
     lamina graph runs/digits              # graph.html: the computation graph, with values and gradients
+    lamina report runs/digits             # report.html: metrics, curves, health, trace and graph on one page
 
 A run folder holds model.safetensors (the weights), config.json (what rebuilds the model and preprocesses raw
 input: the model kind, dataset, task, sizes, activation, class names, the feature scaler or, for a CNN, the image
-shape and each channel's mean and standard deviation), history.json, metrics.json (test metrics), loss.png and
+shape and each channel's mean and standard deviation), history.json, metrics.json (test metrics), health.json
+(each layer's activation and gradient statistics per epoch, from TrainingHealth), loss.png and
 checkpoint.ckpt (for --resume); `lamina plot` adds a CNN's filters.png and feature_maps.png.
 
 The package: ``models`` (the table of model kinds: builders, defaults, input preprocessing), ``runs`` (datasets,
@@ -27,7 +29,7 @@ import argparse
 import os
 import sys
 
-from lamina.cli.commands import cmd_evaluate, cmd_graph, cmd_info, cmd_plot, cmd_predict, cmd_train
+from lamina.cli.commands import cmd_evaluate, cmd_graph, cmd_info, cmd_plot, cmd_predict, cmd_report, cmd_train
 from lamina.cli.runs import ACTIVATIONS, DATASETS, MODEL_KINDS, OPTIMIZERS, CLIError, _message, build_model, load_run
 
 
@@ -99,6 +101,11 @@ def make_parser() -> argparse.ArgumentParser:
     g.add_argument("run", metavar="RUN")
     g.add_argument("--batch-size", type=int, default=8, help="test samples run through the graph (default 8)")
     g.set_defaults(func=cmd_graph)
+
+    r = sub.add_parser("report", help="write report.html: one offline page with everything about a run")
+    r.add_argument("run", metavar="RUN")
+    r.add_argument("--batch-size", type=int, default=8, help="test samples traced and drawn (default 8)")
+    r.set_defaults(func=cmd_report)
 
     i = sub.add_parser("info", help="architecture, parameter count and final metrics of a run")
     i.add_argument("run", metavar="RUN")

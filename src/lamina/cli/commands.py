@@ -1,5 +1,5 @@
-"""The subcommands of ``lamina``: train, evaluate, predict, plot, graph, info. Each takes the parsed arguments and
-returns the exit status."""
+"""The subcommands of ``lamina``: train, evaluate, predict, plot, graph, report, info. Each takes the parsed
+arguments and returns the exit status."""
 
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ from lamina.data import DataLoader, TensorDataset, TransformDataset, transforms
 from lamina.serialization import save
 from lamina.training import History, fit, predict
 from lamina.training.callbacks import GradientMonitor
+from lamina.training.health import TrainingHealth
 
 
 def cmd_train(args) -> int:
@@ -91,9 +92,12 @@ def cmd_train(args) -> int:
     history = fit(model, train, loss=loss, optimizer=optimizer, epochs=config["epochs"],
                   val=(X_test, y_test), metrics=[metric], batch_size=config["batch_size"], progress=progress,
                   checkpoint=run / "checkpoint.ckpt", resume=run / "checkpoint.ckpt" if args.resume else None,
-                  callbacks=[GradientMonitor(every=10)])
+                  callbacks=[GradientMonitor(every=10), TrainingHealth(warn=False)])
     save(model.state_dict(), run / "model.safetensors")
     _write_json(run / "history.json", history.to_dict())
+    _write_json(run / "health.json", history.health.to_dict())
+    for message in history.health.warnings:
+        print(f"warning: {message}", file=sys.stderr)
     results = _test_metrics(model, config, X_test, data["y_test"])
     _write_json(run / "metrics.json", results)
     if history.interrupted:
@@ -246,6 +250,7 @@ def cmd_plot(args) -> int:
     written = [plot.plot_history(history, run / "loss.png", title=run.name, val_label="test")]
     if history.gradient_norms:
         written.append(plot.plot_gradient_norms(history, run / "gradient_norms.png"))
+    written += _health_plots(run)
     if config["task"] == "classification":
         X_test, y_test = _reload_test_data(config)
         pred = predict(model, X_test).array.argmax(1)
@@ -264,22 +269,116 @@ def cmd_plot(args) -> int:
     return 0
 
 
+def _health_plots(run: Path) -> list:
+    """health.png, health_activations.png, health_gradients.png from the run's health.json (if it has one)."""
+    from lamina import plot
+
+    if not (run / "health.json").is_file():
+        return []
+    health = _read_json(run / "health.json", "training health")
+    written = [plot.plot_health(health, run / "health.png", title=f"{run.name}: training health")]
+    for quantity, name in (("activation", "health_activations.png"), ("grad", "health_gradients.png")):
+        if any(r.get(f"{quantity}_quantiles") for r in health.get("layers", {}).values()):
+            written.append(plot.plot_health_quantiles(health, run / name, quantity))
+    return written
+
+
+def _test_batch(config, n: int):
+    """The first n test samples as tensors: scaled features and the targets the loss takes."""
+    X, y = _reload_test_data(config)
+    X, y = lamina.from_numpy(X[:n]), np.asarray(y[:n])
+    if config["task"] == "regression":
+        t = config["target_scaler"]
+        y = ((y.astype(np.float64) - t["mean"]) / t["scale"]).astype(np.float32).reshape(-1, 1)
+    return X, lamina.from_numpy(y.astype(np.int64) if config["task"] == "classification" else y)
+
+
 def cmd_graph(args) -> int:
     from lamina import viz  # the drawing code loads only for this command
 
     config, model = load_run(args.run)
-    X, y = _reload_test_data(config)
-    X, y = lamina.from_numpy(X[: args.batch_size]), np.asarray(y[: args.batch_size])
-    if config["task"] == "regression":
-        t = config["target_scaler"]
-        y = ((y.astype(np.float64) - t["mean"]) / t["scale"]).astype(np.float32).reshape(-1, 1)
-    y = lamina.from_numpy(y.astype(np.int64) if config["task"] == "classification" else y)
+    X, y = _test_batch(config, args.batch_size)
     model.eval()  # dropout off: the graph shows what the trained model computes
     graphs = [viz.graph(model, X, target=y, loss_fn=_loss(config), level=level) for level in ("module", "op")]
     path = Path(args.run) / "graph.html"
     viz.page(graphs, title=f"{Path(args.run).name}: the computation graph of {len(X)} test samples", path=path)
     print(f"wrote {path}")
     return 0
+
+
+def cmd_report(args) -> int:
+    """report.html: configuration, metrics, curves, confusion matrix, training health, one batch's trace, graph."""
+    import tempfile
+
+    from lamina import viz  # the drawing code loads only for this command
+
+    config, model = load_run(args.run)
+    run = Path(args.run)
+    history = History.from_dict(_read_json(run / "history.json", "history"))
+    results = _read_json(run / "metrics.json", "metrics") if (run / "metrics.json").is_file() else {}
+    health = _read_json(run / "health.json", "training health") if (run / "health.json").is_file() else None
+    data = config["data"]
+    source = f"{data['csv']} (target {data['target']})" if "csv" in data else config["dataset"]
+    report = viz.Report(f"lamina report: {run.name}", f"{source}, {config['task']}, {len(history)} epochs"
+                        + (" (interrupted)" if history.interrupted else ""))
+    last = {"last epoch " + k.replace("val_", "test "): v for k, v in history.last().items()
+            if k not in ("epoch_time", "samples_per_sec")}
+    report.table("Final metrics", {**{f"test {k}": v for k, v in results.items()}, **last})
+    settings = {k: v for k, v in config.items() if k not in ("scaler", "target_scaler", "data")}
+    settings.update({f"data {k}": v for k, v in data.items()})
+    settings["parameters"] = sum(p.numel() for p in model.parameters())
+    settings["model"] = repr(model)
+    report.table("Configuration", settings)
+    X, y = _test_batch(config, args.batch_size)
+    model.eval()  # dropout off: the trace and the graph show what the trained model computes
+    trace = viz.trace(model, X, y, _loss(config))
+    with tempfile.TemporaryDirectory() as tmp:
+        figures = _report_figures(model, config, history, health, trace, Path(tmp))
+        if "loss" in figures:
+            report.image("Loss and metric curves", figures["loss"], "per epoch: training and test (held-out) data")
+        if "confusion" in figures:
+            report.image("Confusion matrix", figures["confusion"], "test data: rows the true class, columns the "
+                                                                   "predicted one")
+        if health is not None:
+            report.images("Training health", [(figures[k], c) for k, c in (
+                ("health", "dead or saturated units, update size relative to the weights, gradient norms"),
+                ("activations", "each activation layer's values: quantile bands per epoch"),
+                ("gradients", "each weight's gradient dL/dW: quantile bands per epoch")) if k in figures],
+                note=(f"sampled every {health.get('every')}th batch; warnings: {len(health.get('warnings', []))}"))
+            if health.get("warnings"):
+                report.text("Health warnings", "", health["warnings"])
+        report.trace(f"Building blocks of one batch ({len(X)} test samples)", trace, figures.get("trace"),
+                     "forward: a[l-1], W, b → z, a; backward: dA → dZ, dW, db, dA[l-1] (gradients of the loss)")
+        if "note" in figures:
+            report.text("Plots", figures["note"])
+    graphs = [viz.graph(model, X, target=y, loss_fn=_loss(config), level=level) for level in ("module", "op")]
+    report.graphs("Computation graph", graphs, f"{len(X)} test samples through the trained model; click a module "
+                                               "to collapse or expand it, hover a node for its value and gradient")
+    path = run / "report.html"
+    report.to_html(path)
+    print(f"wrote {path}")
+    return 0
+
+
+def _report_figures(model, config, history, health, trace, folder: Path) -> dict:
+    """PNG bytes by name for the report ({'note': why} instead when matplotlib is missing)."""
+    try:
+        from lamina import plot  # matplotlib (optional) loads only for plots
+    except ImportError as err:
+        return {"note": f"no plots: {err}"}
+    figures = {"loss": plot.plot_history(history, folder / "loss.png", val_label="test"),
+               "trace": trace.plot(folder / "trace.png")}
+    if config["task"] == "classification":
+        X_test, y_test = _reload_test_data(config)
+        pred = predict(model, X_test).array.argmax(1)
+        cm = metrics.confusion_matrix(np.asarray(y_test, dtype=np.int64), pred, num_classes=config["n_outputs"])
+        figures["confusion"] = plot.plot_confusion_matrix(cm, folder / "cm.png", config.get("class_names"))
+    if health is not None:
+        figures["health"] = plot.plot_health(health, folder / "health.png")
+        for quantity, name in (("activation", "activations"), ("grad", "gradients")):
+            if any(r.get(f"{quantity}_quantiles") for r in health.get("layers", {}).values()):
+                figures[name] = plot.plot_health_quantiles(health, folder / f"{name}.png", quantity)
+    return {k: Path(v).read_bytes() for k, v in figures.items()}
 
 
 def cmd_info(args) -> int:

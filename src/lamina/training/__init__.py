@@ -6,6 +6,8 @@
   clipping, learning-rate scheduling, checkpointing) as callbacks.
 - ``data``: (X, y) pairs and Datasets into DataLoaders with the targets the loss declares it wants; metrics;
   ``evaluate`` and ``predict``.
+- ``health``: ``TrainingHealth``, the callback ``fit`` runs by default: per-layer activation and gradient
+  statistics, warnings about vanishing or exploding gradients, dead ReLUs and symmetric units.
 - ``state``: ``History``, ``TrainingState`` (what callbacks see) and ``TrainingError``.
 - ``language_models``: ``RNNLanguageModel``, ``TransformerLanguageModel`` (decoder-only, causal) and
   ``next_token_loss``; ``generation``: ``sample_next`` (temperature, top-k) and ``generate`` (text from a model).
@@ -15,10 +17,11 @@ from lamina.training import callbacks
 from lamina.training.callbacks import Callback, CallbackList
 from lamina.training.data import evaluate, predict
 from lamina.training.generation import generate, sample_next
+from lamina.training.health import TrainingHealth
 from lamina.training.language_models import RNNLanguageModel, TransformerLanguageModel, next_token_loss
 from lamina.training.loop import StepResult, fit, run_epoch, train_step
 from lamina.training.state import History, TrainingError, TrainingState
 
 __all__ = ["fit", "evaluate", "predict", "train_step", "run_epoch", "StepResult", "History", "TrainingError",
            "TrainingState", "Callback", "CallbackList", "callbacks", "generate", "sample_next", "RNNLanguageModel",
-           "TransformerLanguageModel", "next_token_loss"]
+           "TransformerLanguageModel", "next_token_loss", "TrainingHealth"]

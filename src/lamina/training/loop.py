@@ -11,6 +11,7 @@ from typing import NamedTuple
 from lamina.tensor import Tensor
 from lamina.training.callbacks import CallbackList, _ProgressBar, checkpoint_path, fit_callbacks, restore_checkpoint
 from lamina.training.data import compute_metrics, evaluate_loader, loader, metric_fns, split_batch
+from lamina.training.health import TrainingHealth
 from lamina.training.state import History, TrainingState
 
 
@@ -110,7 +111,7 @@ class _CtrlC:
 
 def fit(model, train, *, loss, optimizer, epochs: int, val=None, metrics=(), callbacks=(), scheduler=None,
         batch_size: int = 32, shuffle: bool = True, progress=True, checkpoint=None, resume=None,
-        scheduler_interval: str | None = None, clip_grad_norm: float | None = None) -> History:
+        scheduler_interval: str | None = None, clip_grad_norm: float | None = None, health: bool = True) -> History:
     """Train ``model`` for ``epochs`` epochs and return the ``History``.
 
     ``train``/``val``: a DataLoader, a Dataset or an (X, y) pair of arrays or Tensors. ``loss``: a loss module
@@ -123,8 +124,11 @@ def fit(model, train, *, loss, optimizer, epochs: int, val=None, metrics=(), cal
     checkpoint to continue from (``resume=True``: the ``checkpoint`` one), with the same weights, optimizer,
     scheduler, RNG state and History, so the resumed run ends bit for bit where an uninterrupted one would.
     A NaN or infinite loss raises ``TrainingError``; Ctrl-C stops after the current step and returns the
-    History with ``interrupted=True``. Each batch is one ``train_step``; the options above are callbacks
-    (see ``lamina.training.callbacks``).
+    History with ``interrupted=True``. ``health``: watch each layer with a ``TrainingHealth`` callback (unless
+    ``callbacks`` holds one already): ``history.health`` holds its records, and it warns about vanishing or
+    exploding gradients, dead ReLUs and symmetric units; ``health=False`` turns it off. (Pass one in
+    ``callbacks`` to carry its records through checkpoints: fit's own is not saved in them.) Each batch is one
+    ``train_step``; the options above are callbacks (see ``lamina.training.callbacks``).
     """
     if epochs < 0:
         raise ValueError(f"epochs must be >= 0, got {epochs}")
@@ -134,6 +138,7 @@ def fit(model, train, *, loss, optimizer, epochs: int, val=None, metrics=(), cal
     val_loader = None if val is None else loader(val, max(batch_size, 256), False, loss, "val")
     fns = metric_fns(metrics)
     user = CallbackList(callbacks)
+    watch = [TrainingHealth()] if health and not any(isinstance(cb, TrainingHealth) for cb in user.callbacks) else []
     if resume is True:
         if checkpoint is None:
             raise ValueError("resume=True needs checkpoint= to say where the checkpoint is")
@@ -142,7 +147,7 @@ def fit(model, train, *, loss, optimizer, epochs: int, val=None, metrics=(), cal
         checkpoint = resume
     state = TrainingState(model, optimizer, scheduler, History(), epochs, checkpoint_path(checkpoint),
                           loader=train_loader, callbacks=user.callbacks)
-    every = CallbackList(fit_callbacks(user.callbacks, progress=progress, scheduler=scheduler,
+    every = CallbackList(fit_callbacks(user.callbacks + watch, progress=progress, scheduler=scheduler,
                                        scheduler_interval=scheduler_interval, clip_grad_norm=clip_grad_norm,
                                        checkpoint=state.checkpoint))
     every.set_state(state)

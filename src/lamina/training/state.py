@@ -18,14 +18,15 @@ class History:
 
     ``history.history`` is a dict of lists as in Keras: 'loss', 'val_loss', one key per metric (and 'val_' + it),
     'lr', 'epoch_time' (seconds) and 'samples_per_sec'. ``gradient_norms[name]`` holds, per epoch, the mean L2 norm
-    of each parameter's gradient (filled by ``callbacks.GradientMonitor``). ``interrupted`` is True when Ctrl-C
-    stopped the run.
+    of each parameter's gradient (filled by ``callbacks.GradientMonitor``). ``health`` is the ``TrainingHealth``
+    callback that watched the run (None without one). ``interrupted`` is True when Ctrl-C stopped the run.
     """
 
     def __init__(self):
         self.history: dict[str, list[float]] = {}
         self.epoch: list[int] = []
         self.gradient_norms: dict[str, list[float]] = {}
+        self.health = None
         self.interrupted = False
 
     def record(self, epoch: int, logs: dict) -> None:

@@ -12,7 +12,8 @@ Two entry points, one ``Graph``:
   grouped by the innermost module that created it, without any change to the engine. ``level='module'`` draws
   one node per call of a module without children; ``level='op'`` draws every op inside its module's cluster.
   With ``loss_fn`` the loss is computed too and every tensor's gradient is taken with ``autograd.grad``
-  (no ``.grad`` changes).
+  (no ``.grad`` changes). A float example input is drawn as a leaf that requires grad (a copy: the caller's
+  tensor is unchanged), so a module's first steps on it are recorded and it shows its gradient too.
 
 Nothing here recurses: a chain of 10,000 ops builds, lays out and draws.
 """
@@ -316,6 +317,10 @@ def _model_graph(model: Module, example_input, target, loss_fn, level: str) -> G
     if (target is None) != (loss_fn is None):
         raise TypeError("graph(model, x, target=..., loss_fn=...): give both a target and a loss, or neither")
     args = example_input if isinstance(example_input, tuple) else (example_input,)
+    # float inputs become leaves that require grad, so that what a module does to its input first (an LSTM's
+    # transpose) is recorded and the input gets a gradient too, as in viz.trace
+    args = tuple(t.detach().requires_grad_(True) if isinstance(t, Tensor) and t.dtype.kind == "f"
+                 and not t.requires_grad else t for t in args)
     output, calls = _record(model, args)
     if not isinstance(output, Tensor):
         raise TypeError(f"graph(model, x): the model returned {type(output).__name__}; a Tensor is needed")
@@ -406,8 +411,8 @@ def _module_graph(og, owner, names, grads, inputs, modules) -> Graph:
             a = node_of[src]
         else:
             t = og.leaves[src]
-            if src in names and nodes[node_of[dst]].kind == "module":
-                continue  # a module's own parameter: counted in the module's box
+            if nodes[node_of[dst]].kind == "module" and (src in names or (src not in inputs and not t.requires_grad)):
+                continue  # a module's own parameter, or a constant it made (an RNN's zero initial state): in its box
             if src not in node_of:
                 kind = "param" if src in names else "input"
                 label = names.get(src) or inputs.get(src, "tensor")

@@ -3,7 +3,10 @@
 Nothing is fetched when the page is viewed (no fonts, scripts or styles from the network). Click a module's
 box to collapse it to one bar (edges into and out of it then end at the bar, and what is below moves up) and
 click again to expand it; hover over a node to see its shape, dtype, arguments and the statistics (min, max,
-mean, L2 norm) of its value and of its gradient.
+mean, L2 norm) of its value and of its gradient. ``page.html#collapse=0,2`` opens with modules 0 and 2
+collapsed (``#collapse=all``: every module). For tests in a browser, each graph's section carries
+``data-visible-nodes``, the page's root ``data-ready="1"`` once the script ran and ``data-js-errors`` the
+message of any script error.
 """
 
 from __future__ import annotations
@@ -108,6 +111,8 @@ SCRIPT = r"""
         }
         el.setAttribute('d', 'M' + pts.map(q => q[0].toFixed(1) + ',' + q[1].toFixed(1)).join(' L'));
       });
+      section.dataset.visibleNodes = String(nodeEls.filter(el => el.style.display !== 'none').length);
+      section.dataset.collapsed = Array.from(collapsed).join(',');
       const height = data.height - shrink.reduce((s, x) => s + x[1], 0);
       svg.setAttribute('viewBox', '0 0 ' + data.width + ' ' + height);
       svg.setAttribute('width', data.width * zoom);
@@ -131,9 +136,18 @@ SCRIPT = r"""
       act[b.dataset.action](); update();
     }));
     (data.collapsed || []).forEach(c => collapsed.add(c));
+    for (const c of fromAddress()) {  // page.html#collapse=0,2 (module paths) or #collapse=all
+      if (c === 'all') act.collapse(); else if (c in clusterEls) collapsed.add(c);
+    }
     update();
   }
+  function fromAddress() {
+    const hash = typeof location === 'undefined' ? '' : location.hash;
+    const m = /(?:^#|&)collapse=([^&]*)/.exec(hash);
+    return m ? decodeURIComponent(m[1]).split(',') : [];
+  }
   document.querySelectorAll('section.graph').forEach(setup);
+  if (document.documentElement) document.documentElement.dataset.ready = '1';  // the script ran to its end
 })();
 """
 
@@ -198,9 +212,29 @@ def page(graphs, title: str = "lamina", path=None, collapsed=()) -> str:
     legend = "".join(f'<span style="background:{fill};border:1px solid {stroke}">{kind}</span>'
                      for kind, (fill, stroke) in COLORS.items())
     sections = "\n".join(_section(g, k, collapsed) for k, g in enumerate(graphs))
+    return document(title, f'<header><h1>{escape(title)}</h1><div class="legend">{legend}</div></header>\n'
+                           f"{sections}", path=path)
+
+
+# Records any script error in <html data-js-errors="...">, so that a test can read it from the rendered DOM.
+ERROR_RECORDER = """
+(function () {
+  function note(text) {
+    const root = document.documentElement;
+    root.setAttribute('data-js-errors', (root.getAttribute('data-js-errors') || '') + text + '\\n');
+  }
+  window.addEventListener('error', e => note(e.message || 'error'));
+  window.addEventListener('unhandledrejection', e => note('unhandled rejection: ' + e.reason));
+})();
+"""
+
+
+def document(title: str, body: str, style: str = "", path=None) -> str:
+    """A whole page: ``body`` (HTML, which may hold graph sections made by ``_section``), the graph script and
+    the error recorder; written to ``path`` if given."""
     html = (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
-            f"<style>{PAGE_STYLE}</style></head><body><header><h1>{escape(title)}</h1>"
-            f'<div class="legend">{legend}</div></header>\n{sections}\n<div id="info"></div>'
+            f'<script id="lamina-errors">{ERROR_RECORDER}</script>'
+            f'<style>{PAGE_STYLE}{style}</style></head><body>{body}\n<div id="info"></div>'
             f"<script>{SCRIPT}</script></body></html>\n")
     if path is not None:
         path = Path(path)
