@@ -27,8 +27,9 @@ from lamina.factories import (
     zeros_like,
 )
 from lamina.ops.arithmetic import where
-from lamina.ops.contract import einsum
+from lamina.ops.contract import cdist, einsum
 from lamina.ops.linalg import matmul
+from lamina.ops.movement import meshgrid
 from lamina.ops.shape import cat, chunk, split, stack
 from lamina.random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from lamina.tensor import Tensor
@@ -57,7 +58,7 @@ for _name in ("add sub mul div pow neg remainder fmod floor_divide tan asin acos
               "roll tile repeat_interleave narrow movedim moveaxis unflatten diagonal diag trace outer cumsum cumprod "
               "gather scatter scatter_add index_select masked_select cross nan_to_num dist nonzero count_nonzero "
               "isinf isposinf isneginf isclose histc bitwise_and bitwise_or bitwise_xor bitwise_not logical_and "
-              "logical_or logical_xor logical_not "
+              "logical_or logical_xor logical_not erfinv cummax cummin kthvalue median mode unique index_add "
               "exp log log1p sqrt abs sin cos tanh sigmoid relu clamp clip sum mean var std max min amax amin "
               "logsumexp prod argmax argmin reshape flatten transpose permute squeeze unsqueeze softmax "
               "log_softmax maximum minimum norm isnan isfinite square sign round floor ceil trunc bmm baddbmm "

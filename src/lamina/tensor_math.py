@@ -294,6 +294,23 @@ class TensorMath:
         counts, _ = np.histogram(a[(a >= lo) & (a <= hi)], bins=bins, range=(lo, hi))
         return type(self)._make(counts.astype(a.dtype), False, None)
 
+    def erfinv(self): return ops.elementwise.Erfinv.apply(self)
+    def cummax(self, dim): return _MinMax(*ops.scan._running(self, _dims(dim, self.ndim)[0], largest=True))
+    def cummin(self, dim): return _MinMax(*ops.scan._running(self, _dims(dim, self.ndim)[0], largest=False))
+    def kthvalue(self, k, dim=-1, keepdim=False): return ops.sort.kthvalue(self, k, dim, keepdim)
+    def median(self, dim=None, keepdim=False): return ops.sort.median(self, dim, keepdim)
+    def mode(self, dim=-1, keepdim=False): return ops.sort.mode(self, dim, keepdim)
+
+    def unique(self, sorted=True, return_inverse=False, return_counts=False, dim=None):
+        return ops.sort.unique(self, sorted, return_inverse, return_counts, dim)
+
+    def index_add(self, dim, index, source, *, alpha=1):
+        d = _dims(dim, self.ndim)[0]
+        view = [1] * source.ndim
+        view[d] = -1
+        full = np.broadcast_to(_index(index).reshape(view), source.shape)
+        return ops.index.ScatterAdd.apply(self, d, np.ascontiguousarray(full), source if alpha == 1 else source * alpha)
+
     def tril(self, diagonal=0): return ops.shape.triangle(self, diagonal, upper=False)
     def triu(self, diagonal=0): return ops.shape.triangle(self, diagonal, upper=True)
 
@@ -325,3 +342,8 @@ def _numpy_names(dim, keepdim, numpy_names: dict) -> tuple:
             raise TypeError(f"got an unexpected keyword argument {unknown[0]!r}")
         dim, keepdim = numpy_names.get("axis", dim), numpy_names.get("keepdims", keepdim)
     return dim, keepdim
+
+
+def _MinMax(values, indices):
+    """(values, indices) as a named pair, as cummax/cummin return."""
+    return ops.reduce.MinMax(values, type(values)._make(indices, False, None))

@@ -42,3 +42,14 @@ def test_movement_index_and_scan_gradcheck():
     assert gradcheck(lambda t, s: t.scatter_add(1, idx, s) * 2 + t.scatter(1, idx[:, :1], s[:, :1]), [x, src])
     zeros = lamina.tensor([[1.5, 0.0, 2.0, -1.0], [0.0, 0.0, 3.0, 2.0]], dtype=lamina.float64, requires_grad=True)
     assert gradcheck(lambda t: t.cumprod(1), [zeros])
+
+
+def test_order_statistics_and_erfinv_gradcheck():
+    x = lamina.tensor(np.random.default_rng(5).permutation(12).reshape(3, 4) / 3.0 - 1.5, requires_grad=True)
+    assert gradcheck(lambda t: t.cummax(1).values * 2 + t.cummin(0).values, [x])
+    assert gradcheck(lambda t: t.kthvalue(2, 1).values + t.median(1).values, [x])
+    y = lamina.tensor(np.linspace(-0.9, 0.9, 6).reshape(2, 3), requires_grad=True)
+    assert gradcheck(lambda t: t.erfinv(), [y], atol=1e-4)
+    a = lamina.tensor(np.random.default_rng(6).standard_normal((3, 2)), requires_grad=True)
+    b = lamina.tensor(np.random.default_rng(7).standard_normal((4, 2)), requires_grad=True)
+    assert gradcheck(lambda p, q: lamina.cdist(p, q), [a, b])

@@ -128,3 +128,70 @@ def test_table_lookup_gradient_sums_repeats_as_torch(shape, idx):
         results.append((out.detach().numpy(), t.grad.numpy()))
     for ours, theirs in zip(*results):
         np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-7)
+
+
+ORDER = np.float32([[1, 3, 3, 2, 3, -1], [2, 2, 1, 1, 0, 5], [0.5, -2, 4, 4, 1, 0.5]])
+
+
+@pytest.mark.parametrize("name", ["cummax", "cummin"])
+def test_running_extremes_match_torch_with_ties(name):
+    results = []
+    for lib in (lamina, torch):
+        x = lib.tensor(ORDER, requires_grad=True)
+        values, indices = getattr(x, name)(1)
+        (values * lib.tensor(np.linspace(-1, 1, values.numel(), dtype=np.float32).reshape(values.shape))).sum() \
+            .backward()
+        results.append((values.detach().numpy(), indices.numpy(), x.grad.numpy()))
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+
+
+@pytest.mark.parametrize("call", [lambda x: x.kthvalue(2, 1), lambda x: x.kthvalue(3, 0, keepdim=True),
+                                  lambda x: x.median(1), lambda x: x.median(0, keepdim=True), lambda x: x.mode(1),
+                                  lambda x: x.mode(0)])
+def test_order_statistics_match_torch(call):
+    results = []
+    for lib in (lamina, torch):
+        x = lib.tensor(ORDER, requires_grad=True)
+        values, indices = call(x)
+        values.sum().backward()
+        results.append((x, values.detach().numpy(), indices.numpy(), x.grad.numpy()))
+    (_, values, indices, grad), (_, t_values, _, t_grad) = results
+    np.testing.assert_array_equal(values, t_values)
+    dim = 1 if values.shape[0] == 3 else 0
+    picked = np.take_along_axis(ORDER, indices if indices.ndim == 2 else np.expand_dims(indices, dim), axis=dim)
+    assert np.array_equal(picked.reshape(values.shape), values)  # indices name the value (ties may differ)
+    assert np.array_equal(grad.sum(axis=dim), t_grad.sum(axis=dim))  # one unit of gradient per slice
+
+
+def test_mode_indices_are_the_last_occurrence_and_median_propagates_nan():
+    assert lamina.tensor(ORDER).mode(1).indices.tolist() == torch.tensor(ORDER).mode(1).indices.tolist()
+    a = np.float32([1.0, np.nan, 0.0])
+    ours, theirs = lamina.tensor(a).median(0), torch.tensor(a).median(0)
+    assert np.isnan(ours.values.item()) and ours.indices.item() == theirs.indices.item() == 1
+    assert lamina.tensor(ORDER).median().item() == torch.tensor(ORDER).median().item()
+
+
+def test_unique_meshgrid_index_add_cdist_erfinv():
+    v = [3, 1, 3, 2, 2, 9]
+    ours = lamina.unique(lamina.tensor(v), return_inverse=True, return_counts=True)
+    theirs = torch.unique(torch.tensor(v), return_inverse=True, return_counts=True)
+    assert [t.tolist() for t in ours] == [t.tolist() for t in theirs]
+    for indexing in ("ij", "xy"):
+        ours = lamina.meshgrid(lamina.arange(2), lamina.arange(3), lamina.arange(4), indexing=indexing)
+        theirs = torch.meshgrid(torch.arange(2), torch.arange(3), torch.arange(4), indexing=indexing)
+        assert [t.tolist() for t in ours] == [t.tolist() for t in theirs]
+    compare_grads = []
+    for lib in (lamina, torch):
+        x = lib.tensor(M, requires_grad=True)
+        s = lib.tensor(X[0, :3, :4].copy(), requires_grad=True)
+        out = x.index_add(0, lib.tensor([3, 0, 3]), s, alpha=2.0)
+        a = lib.tensor(X[0], requires_grad=True)
+        b = lib.tensor(np.concatenate([X[1, :2], X[0, :1]]), requires_grad=True)  # one row equal: distance 0
+        d = lib.cdist(a, b) + lib.cdist(a, b, p=1)
+        e = lib.tensor(np.float32([-0.99, -0.5, 0.0, 0.3, 0.9999]), requires_grad=True)
+        (out.sum() * 1 + (out * out).sum() + d.sum() + e.erfinv().sum()).backward()
+        compare_grads.append([out.detach().numpy(), d.detach().numpy(), e.erfinv().detach().numpy(),
+                              x.grad.numpy(), s.grad.numpy(), a.grad.numpy(), b.grad.numpy(), e.grad.numpy()])
+    for ours, theirs in zip(*compare_grads):
+        np.testing.assert_allclose(ours, theirs, rtol=2e-5, atol=2e-5)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from lamina.autograd.function import Function
+from lamina.ops.distance import VectorNorm
 
 
 class Einsum(Function):
@@ -75,3 +76,12 @@ def einsum(equation: str, *operands):
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     return Einsum.apply(*operands, equation=equation)
+
+
+def cdist(x1, x2, p: float = 2.0):
+    """The p-norm distance between each row of x1 (…, P, M) and each row of x2 (…, R, M): (…, P, R), as torch.cdist;
+    the gradient of a zero distance is 0."""
+    if x1.shape[-1] != x2.shape[-1]:
+        raise RuntimeError(f"cdist: X1 and X2 must have the same number of columns, got {x1.shape[-1]} and "
+                           f"{x2.shape[-1]}")
+    return VectorNorm.apply(x1.unsqueeze(-2) - x2.unsqueeze(-3), float(p), -1, False)

@@ -230,3 +230,40 @@ class Lerp(Function):
         a, b, w = self.saved
         return ((g * (1 - w) if self.needs[0] else None), (g * w if self.needs[1] else None),
                 (g * (b - a) if self.needs[2] else None))
+
+
+class Erfinv(Function):
+    """y = erf⁻¹(x) on (−1, 1): d/dx = (√π/2)·e^(y²)"""
+
+    def forward(self, x):
+        x = _float(x)
+        w = -np.log(np.maximum((1.0 - x.astype(np.float64)) * (1.0 + x), 1e-300))
+        y = np.where(w < 5, _giles_central(w - 2.5) * x, _giles_tail(np.sqrt(np.maximum(w, 5)) - 3) * x)
+        for _ in range(2):  # Newton on erf(y) = x (erf' = 2/√π e^(−y²)) polishes the approximation
+            y = y - (erf(y) - x) / (2 / math.sqrt(math.pi) * np.exp(-y * y))
+        with np.errstate(invalid="ignore"):
+            y = np.where(np.abs(x) == 1, np.copysign(np.inf, x), np.where(np.abs(x) > 1, np.nan, y))
+        out = y.astype(x.dtype)
+        self.save(out)
+        return out
+
+    def backward(self, g):
+        (y,) = self.saved
+        return g * (math.sqrt(math.pi) / 2) * np.exp(y.astype(np.float64) ** 2).astype(g.dtype)
+
+
+def _polynomial(coefficients, w):
+    p = np.full_like(w, coefficients[0])
+    for c in coefficients[1:]:
+        p = p * w + c
+    return p
+
+
+def _giles_central(w):  # M. Giles, "Approximating the erfinv function" (2010), single precision, |x| ≲ 0.9999
+    return _polynomial([2.81022636e-08, 3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087,
+                        -0.00125372503, -0.00417768164, 0.246640727, 1.50140941], w)
+
+
+def _giles_tail(w):
+    return _polynomial([-0.000200214257, 0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773,
+                        -0.0076224613, 0.00943887047, 1.00167406, 2.83297682], w)

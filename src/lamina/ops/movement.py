@@ -93,3 +93,25 @@ class DiagEmbed(Function):
 
     def backward(self, g):
         return np.diagonal(g, self.offset).copy()
+
+
+def meshgrid(*tensors, indexing: str = "ij"):
+    """Coordinate grids from 1-D tensors, as torch.meshgrid: with 'ij' output k varies along dim k; with 'xy' the
+    first two dims are swapped (Cartesian). Made of reshape and expand, so gradients flow back to the inputs."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if indexing not in ("ij", "xy"):
+        raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+    sizes = [t.numel() for t in tensors]
+    dims = list(range(len(tensors)))
+    if indexing == "xy" and len(tensors) >= 2:
+        dims[0], dims[1] = 1, 0
+    shape = [0] * len(tensors)
+    for i, d in enumerate(dims):
+        shape[d] = sizes[i]
+    grids = []
+    for i, t in enumerate(tensors):
+        view = [1] * len(tensors)
+        view[dims[i]] = sizes[i]
+        grids.append(t.reshape(view).expand(*shape))
+    return tuple(grids)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from lamina.autograd.function import Function
+from lamina.ops.index import Gather
 
 
 def _reverse_cumsum(a, dim):
@@ -48,3 +49,14 @@ class CumProd(Function):
             after = np.cumprod(xm[..., i + 1:], axis=-1)  # Π_{i<k≤j} x_k for j > i
             exact[..., i] = before[..., i] * (gm[..., i] + (gm[..., i + 1:] * after).sum(axis=-1))
         return np.where(zero, np.moveaxis(exact, -1, dim), grad)
+
+
+def _running(x, dim: int, largest: bool):
+    """(values, indices) of the running max (or min) along dim: ties go to the latest position and a NaN, once
+    met, stays (as PyTorch). The values gather x at the indices, so the gradient reaches each chosen element."""
+    a = x.array
+    running = (np.maximum if largest else np.minimum).accumulate(a, axis=dim)
+    positions = np.arange(a.shape[dim]).reshape([-1 if d == dim else 1 for d in range(a.ndim)])
+    hit = (a == running) | np.isnan(a)
+    indices = np.maximum.accumulate(np.where(hit, positions, 0), axis=dim).astype(np.int64)
+    return Gather.apply(x, dim, indices), indices

@@ -12,6 +12,7 @@ from collections import namedtuple
 
 import numpy as np
 
+from lamina.ops.index import Gather
 from lamina.ops.reduce import TakeAlong, _axes
 from lamina.tensor import Tensor, from_numpy
 
@@ -80,3 +81,74 @@ def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = 
     else:
         idx = np.take(argsort_array(a, d, descending=largest), np.arange(k), axis=d)
     return TopKResult(TakeAlong.apply(x, idx, d, True), from_numpy(idx.astype(np.int64, copy=False)))
+
+
+def _select(x: Tensor, dim: int, idx: np.ndarray, keepdim: bool):
+    """(values, indices) for one position per slice along dim (idx has size 1 there); values differentiable."""
+    values = Gather.apply(x, dim, idx)
+    if not keepdim:
+        values, idx = values.squeeze(dim), np.squeeze(idx, axis=dim)
+    return values, from_numpy(idx)
+
+
+def kthvalue(x: Tensor, k: int, dim: int = -1, keepdim: bool = False):
+    """The k-th smallest value along dim (k from 1) and its index."""
+    d = _dim(x, dim)
+    n = x.shape[d] if x.ndim else 1
+    if not 1 <= k <= n:
+        raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {d} of size {n} (k={k})")
+    if x.ndim == 0:
+        return SortResult(x.clone(), from_numpy(np.zeros((), np.int64)))
+    order = argsort_array(x.array, d, False)
+    idx = np.take(order, [k - 1], axis=d).astype(np.int64)
+    return SortResult(*_select(x, d, idx, keepdim))
+
+
+def median(x: Tensor, dim=None, keepdim: bool = False):
+    """The lower median ((n − 1)//2-th smallest); NaN if the slice holds one (as PyTorch). Without dim, the value
+    over all elements; with dim, (values, indices)."""
+    if dim is None:
+        flat = x.reshape(-1)
+        return median(flat, 0).values if flat.shape[0] else flat.sum() * np.nan
+    d = _dim(x, dim)
+    if x.ndim == 0:
+        return SortResult(x.clone(), from_numpy(np.zeros((), np.int64)))
+    a = x.array
+    order = argsort_array(a, d, False)  # NaN sorts last
+    idx = np.take(order, [(a.shape[d] - 1) // 2], axis=d)
+    nan = np.isnan(a).any(axis=d, keepdims=True) if a.dtype.kind == "f" else None
+    if nan is not None and nan.any():
+        first_nan = np.expand_dims(np.argmax(np.isnan(a), axis=d), d)
+        idx = np.where(nan, first_nan, idx)
+    return SortResult(*_select(x, d, idx.astype(np.int64), keepdim))
+
+
+def mode(x: Tensor, dim: int = -1, keepdim: bool = False):
+    """The most frequent value along dim (the smallest of equally frequent ones) and the index of its last
+    occurrence, as PyTorch."""
+    d = _dim(x, dim)
+    if x.ndim == 0:
+        return SortResult(x.clone(), from_numpy(np.zeros((), np.int64)))
+    a = np.moveaxis(x.array, d, -1)
+    rows = a.reshape(-1, a.shape[-1])
+    s = np.sort(rows, axis=1)
+    new = np.concatenate([np.ones((len(s), 1), bool), s[:, 1:] != s[:, :-1]], axis=1)
+    run = np.cumsum(new, axis=1) - 1  # run number of each sorted element within its row
+    n = rows.shape[1]
+    counts = np.bincount((np.arange(len(s))[:, None] * n + run).ravel(), minlength=len(s) * n).reshape(len(s), n)
+    best = np.argmax(counts, axis=1)  # the first (smallest value's) run among the most frequent
+    value = s[np.arange(len(s)), np.argmax(run == best[:, None], axis=1)]
+    last = np.where(rows == value[:, None], np.arange(n), -1).max(axis=1)
+    idx = np.expand_dims(last.reshape(a.shape[:-1]), d).astype(np.int64)
+    return SortResult(*_select(x, d, idx, keepdim))
+
+
+def unique(x: Tensor, sorted: bool = True, return_inverse: bool = False, return_counts: bool = False, dim=None):
+    """The distinct values (sorted), and optionally each element's position among them and their counts."""
+    values, inverse, counts = np.unique(x.array, return_inverse=True, return_counts=True, axis=dim)
+    out = [from_numpy(values)]
+    if return_inverse:
+        out.append(from_numpy(inverse.reshape(x.shape if dim is None else -1).astype(np.int64)))
+    if return_counts:
+        out.append(from_numpy(counts.astype(np.int64)))
+    return out[0] if len(out) == 1 else tuple(out)
