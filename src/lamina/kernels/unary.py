@@ -73,12 +73,38 @@ def gelu(z):
     return out
 
 
+# erf in float32 without exp: a rational minimax fit erf(a) ≈ a·P(a²)/Q(a²) on |a| ≤ 4 (erf is ±1 to float32
+# precision beyond), accurate to a few float32 ulps, with only multiplications and one division.
+_P = tuple(np.float32(c) for c in (-2.72614225801306e-10, 2.77068142495902e-08, -2.10102402082508e-06,
+                                   -5.69250639462346e-05, -7.34990630326855e-04, -2.95459980854025e-03,
+                                   -1.60960333262415e-02))
+_Q = tuple(np.float32(c) for c in (-1.45660718464996e-05, -2.13374055278905e-04, -1.68282697438203e-03,
+                                   -7.37332916720468e-03, -1.42647390514189e-02))
+_P0, _P1, _P2, _P3, _P4, _P5, _P6 = _P
+_Q0, _Q1, _Q2, _Q3, _Q4 = _Q
+_FOUR, _HALF, _RSQRT2, _RSQRT2PI = np.float32(4), np.float32(0.5), np.float32(0.7071067811865476), \
+    np.float32(0.3989422804014327)
+
+
+@jit
+def _erf32(x):
+    """erf(x) by the rational fit above (NaN stays NaN). Where 1 + erf(x) nearly cancels (x < −1) its absolute
+    error would become a large relative one in GELU's tail: there math.erf (accurate, but a call per element)."""
+    if x < -_1:
+        return np.float32(math.erf(x))
+    a = min(x, _FOUR) if x == x else x
+    a2 = a * a
+    p = ((((((_P0 * a2 + _P1) * a2 + _P2) * a2 + _P3) * a2 + _P4) * a2 + _P5) * a2 + _P6) * a
+    q = (((_Q0 * a2 + _Q1) * a2 + _Q2) * a2 + _Q3) * a2 + _Q4
+    return p / q
+
+
 @jit
 def _gelu(z, out):
     """z·Φ(z) = ½·z·(1 + erf(z/√2)), as unary.GELU.forward (exact form)"""
     z, out = z.reshape(z.size), out.reshape(out.size)
     for i in range(z.size):
-        out[i] = np.float32(0.5) * z[i] * (_1 + np.float32(math.erf(z[i] * np.float32(0.7071067811865476))))
+        out[i] = _HALF * z[i] * (_1 + _erf32(z[i] * _RSQRT2))
 
 
 def gelu_backward(g, z):
@@ -92,6 +118,6 @@ def _gelu_backward(g, z, out):
     """g·(Φ(z) + z·φ(z)), as unary.GELU.backward (exact form)"""
     g, z, out = g.reshape(g.size), z.reshape(z.size), out.reshape(out.size)
     for i in range(z.size):
-        cdf = np.float32(0.5) * (_1 + np.float32(math.erf(z[i] * np.float32(0.7071067811865476))))
-        pdf = np.float32(math.exp(np.float32(-0.5) * z[i] * z[i])) * np.float32(0.3989422804014327)
+        cdf = _HALF * (_1 + _erf32(z[i] * _RSQRT2))
+        pdf = np.float32(math.exp(-_HALF * z[i] * z[i])) * _RSQRT2PI
         out[i] = g[i] * (cdf + z[i] * pdf)
