@@ -178,3 +178,19 @@ def test_bit_and_logical_operations_match_torch():
     p, q = [True, False, True], [True, True, False]
     for op in (lambda x, y: x ^ y, lambda x, y: ~x, lambda x, y: x | y, lambda x, y: x & y):
         assert op(lamina.tensor(p), lamina.tensor(q)).tolist() == op(torch.tensor(p), torch.tensor(q)).tolist()
+
+
+@pytest.mark.parametrize("pad", [(-1, 2), (1, -2, -1, 0), (-2, -1, 0, 3)])
+def test_negative_constant_padding_crops_as_torch(pad):
+    x = np.arange(20, dtype=np.float32).reshape(4, 5)
+    results = []
+    for lib, f in ((lamina, F.pad), (torch, TF.pad)):
+        t = lib.tensor(x, requires_grad=True)
+        out = f(t, pad, value=7.0)
+        (out * lib.tensor(np.linspace(-1, 1, out.numel(), dtype=np.float32).reshape(tuple(out.shape)))).sum() \
+            .backward()
+        results.append((out.detach().numpy(), t.grad.numpy()))
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+    with pytest.raises(ValueError, match="needs mode='constant'"):
+        F.pad(lamina.ones(3, 3), (-1, 1), mode="reflect")

@@ -213,11 +213,17 @@ def pad(x: Tensor, pad, mode: str = "constant", value: float = 0.0) -> Tensor:
         raise ValueError(f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}")
     if len(pad) % 2 or len(pad) // 2 > x.ndim:
         raise ValueError(f"pad: padding {pad} must have an even length of at most 2·{x.ndim}")
-    if any(p < 0 for p in pad):
-        raise ValueError(f"pad: negative padding {pad} is not supported")
     widths = [(0, 0)] * x.ndim
     for i in range(len(pad) // 2):
         widths[x.ndim - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))
+    if any(p < 0 for p in pad):  # a negative width removes that many elements, as in PyTorch
+        if mode != "constant":
+            raise ValueError(f"pad: negative padding {tuple(pad)} needs mode='constant', got {mode!r}")
+        if any(n + min(lo, 0) + min(hi, 0) < 0 for n, (lo, hi) in zip(x.shape, widths)):
+            raise LayerInputError("pad", f"padding {tuple(pad)} removes more than the input of shape "
+                                         f"{tuple(x.shape)} holds")
+        x = x[tuple(slice(-min(lo, 0), n + min(hi, 0)) for n, (lo, hi) in zip(x.shape, widths))]
+        widths = [(max(lo, 0), max(hi, 0)) for lo, hi in widths]
     if mode == "constant":
         return _shape.Pad.apply(x, tuple(widths), value)
     for n, (lo, hi) in zip(x.shape, widths):
