@@ -225,3 +225,15 @@ def assert_torch_signature(ours, theirs, not_here=("capturable", "differentiable
 @pytest.fixture
 def torch_signature():
     return assert_torch_signature
+
+
+@pytest.fixture
+def torch_scalars(request):
+    """torch keeps some optimizer scalars (NAdam's mu_product, ASGD's eta and mu) in its default dtype: float64 runs
+    compare with a float64 default."""
+    torch = pytest.importorskip("torch")
+    dtype = request.node.callspec.params["dtype"]
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64 if dtype == np.float64 else torch.float32)
+    yield
+    torch.set_default_dtype(old)

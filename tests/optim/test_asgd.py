@@ -21,16 +21,6 @@ CONFIGS = {
 }
 
 
-@pytest.fixture
-def torch_scalars(request):
-    """torch keeps eta and mu in its default dtype: float64 runs compare with a float64 default."""
-    dtype = request.node.callspec.params["dtype"]
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64 if dtype == np.float64 else torch.float32)
-    yield
-    torch.set_default_dtype(old)
-
-
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name", CONFIGS)
 def test_asgd_matches_torch(name, dtype, same_trajectory, same_state, torch_scalars):

@@ -7,8 +7,6 @@ state_dict keys are PyTorch's, ``weight`` and ``bias``. Each forward calls its l
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from lamina.nn import functional as F
@@ -58,11 +56,7 @@ class _ConvNd(Module):
 
     def reset_parameters(self) -> None:
         """PyTorch's default: kaiming_uniform_(a=√5), i.e. weight and bias from U(−1/√fan_in, 1/√fan_in)."""
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        init.default_layer_init_(self.weight, self.bias)
 
     def extra_repr(self) -> str:
         d = self._dims

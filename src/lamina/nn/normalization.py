@@ -108,10 +108,7 @@ class LayerNorm(Module):
             self.register_parameter("bias", None)
 
     def reset_parameters(self) -> None:
-        if self.weight is not None:
-            self.weight.array[...] = 1
-        if self.bias is not None:
-            self.bias.array[...] = 0
+        _reset_affine(self)
 
     def forward(self, input: Tensor) -> Tensor:
         return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
@@ -137,10 +134,7 @@ class GroupNorm(Module):
         self.register_parameter("bias", Parameter(np.zeros(num_channels, dtype=dtype)) if affine and bias else None)
 
     def reset_parameters(self) -> None:
-        if self.weight is not None:
-            self.weight.array[...] = 1
-        if self.bias is not None:
-            self.bias.array[...] = 0
+        _reset_affine(self)
 
     def forward(self, input: Tensor) -> Tensor:
         if input.ndim < 2 or input.shape[1] != self.num_channels:
@@ -151,3 +145,11 @@ class GroupNorm(Module):
     def extra_repr(self) -> str:
         return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
                 f"bias={self.bias is not None}")
+
+
+def _reset_affine(module) -> None:
+    """An affine normalisation's scale to 1 and shift to 0 (LayerNorm, GroupNorm), where it has them."""
+    if module.weight is not None:
+        module.weight.array[...] = 1
+    if module.bias is not None:
+        module.bias.array[...] = 0

@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from lamina import kernels
-from lamina.optim.optimizer import Optimizer, check_betas, check_fused, check_range
+from lamina.optim.optimizer import Optimizer, check_betas, check_fused, check_range, decoupled_decay
 
 
 class Adam(Optimizer):
@@ -51,9 +51,7 @@ class Adam(Optimizer):
             kernels.adam_step(param, grad, m, v, vmax, lr, beta1, beta2, eps, weight_decay, t,
                              bool(group["decoupled_weight_decay"]), bool(group["maximize"]))
             return
-        if weight_decay and group["decoupled_weight_decay"]:
-            param *= 1 - lr * weight_decay
-            weight_decay = 0
+        weight_decay = decoupled_decay(param, lr, weight_decay, group["decoupled_weight_decay"])
         g = self._direction(param, grad, weight_decay, group["maximize"])
         tmp = self._scratch(param)
 

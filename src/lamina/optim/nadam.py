@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from lamina.optim.adam import update_moments
-from lamina.optim.optimizer import Optimizer, check_betas, check_foreach, check_range
+from lamina.optim.optimizer import Optimizer, check_betas, check_foreach, check_range, decoupled_decay
 
 
 class NAdam(Optimizer):
@@ -39,9 +39,7 @@ class NAdam(Optimizer):
         beta1, beta2 = (float(b) for b in group["betas"])
         state["step"] += 1
         t = state["step"]
-        if weight_decay and group["decoupled_weight_decay"]:
-            param *= 1 - lr * weight_decay
-            weight_decay = 0
+        weight_decay = decoupled_decay(param, lr, weight_decay, group["decoupled_weight_decay"])
         g = self._direction(param, grad, weight_decay, group["maximize"])
         mu = beta1 * (1.0 - 0.5 * 0.96 ** (t * psi))
         mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))

@@ -19,6 +19,15 @@ from lamina.autograd.grad_mode import enable_grad
 from lamina.tensor import Tensor
 
 
+def decoupled_decay(param, lr: float, weight_decay: float, decoupled: bool) -> float:
+    """AdamW-style weight decay: with ``decoupled``, shrink p ← p·(1 − ηλ) in place and return 0 (no L2 term left
+    for the gradient); otherwise return λ for the gradient's L2 term. Adam, NAdam and RAdam."""
+    if weight_decay and decoupled:
+        param *= 1 - lr * weight_decay
+        return 0
+    return weight_decay
+
+
 def check_range(owner: str, name: str, value, low: float = 0.0, high: float | None = None, *,
                 closed: bool = False) -> None:
     """Hyperparameter validation: ``value`` must be a number with low <= value (< high when given; <= high when

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from lamina.optim.adam import update_moments
-from lamina.optim.optimizer import Optimizer, check_betas, check_foreach, check_range
+from lamina.optim.optimizer import Optimizer, check_betas, check_foreach, check_range, decoupled_decay
 
 
 class RAdam(Optimizer):
@@ -39,9 +39,7 @@ class RAdam(Optimizer):
         beta1, beta2 = (float(b) for b in group["betas"])
         state["step"] += 1
         t = state["step"]
-        if weight_decay and group["decoupled_weight_decay"]:
-            param *= 1 - lr * weight_decay
-            weight_decay = 0
+        weight_decay = decoupled_decay(param, lr, weight_decay, group["decoupled_weight_decay"])
         g = self._direction(param, grad, weight_decay, group["maximize"])
         m, v = state["exp_avg"], state["exp_avg_sq"]
         tmp = self._scratch(param)
