@@ -165,6 +165,14 @@ class RNNBase(Module):
                 x = F.dropout(x, self.dropout, True)
         return x, [stack(final) for final in finals]
 
+    def forward(self, input, hx: Tensor | None = None):
+        """(output, h_n) for the one-state layers (RNN, GRU); LSTM, with its cell state, has its own."""
+        x, batch_sizes, batch, undo = self._prepare(input)
+        h0 = self._initial(hx, batch, undo)
+        output, finals = self._run(x, batch_sizes, [h0])
+        output, (h_n,) = self._finish(output, finals, undo)
+        return output, h_n
+
     def _direction(self, x, states, weights, batch_sizes, reverse):  # pragma: no cover - interface
         raise NotImplementedError
 
@@ -198,13 +206,6 @@ class RNN(RNNBase):
     def _direction(self, x, states, weights, batch_sizes, reverse):
         return _rnn.RNN.apply(x, states[0], *weights, batch_sizes=batch_sizes, reverse=reverse,
                               nonlinearity=self.nonlinearity)
-
-    def forward(self, input, hx: Tensor | None = None):
-        x, batch_sizes, batch, undo = self._prepare(input)
-        h0 = self._initial(hx, batch, undo)
-        output, finals = self._run(x, batch_sizes, [h0])
-        output, (h_n,) = self._finish(output, finals, undo)
-        return output, h_n
 
 
 class LSTM(RNNBase):
@@ -243,13 +244,6 @@ class GRU(RNNBase):
 
     def _direction(self, x, states, weights, batch_sizes, reverse):
         return _rnn.GRU.apply(x, states[0], *weights, batch_sizes=batch_sizes, reverse=reverse)
-
-    def forward(self, input, hx: Tensor | None = None):
-        x, batch_sizes, batch, undo = self._prepare(input)
-        h0 = self._initial(hx, batch, undo)
-        output, finals = self._run(x, batch_sizes, [h0])
-        output, (h_n,) = self._finish(output, finals, undo)
-        return output, h_n
 
 
 # -- cells: one time step, from ordinary ops ------------------------------------------------------------------
