@@ -12,8 +12,7 @@ class Dropout(Function):
     """y = x·m with m = keep/(1 − p), keep ~ Bernoulli(1 − p); dy/dx = m"""
 
     def forward(self, x, p, generator):
-        keep = _random.rng(generator).random(x.shape, dtype=np.float32) >= p
-        mask = keep.astype(x.dtype) * np.asarray(1.0 / (1.0 - p) if p < 1 else 0.0, dtype=x.dtype)
+        mask = _scaled_mask(x.shape, p, x.dtype, generator)
         self.save(mask)
         return x * mask
 
@@ -22,17 +21,17 @@ class Dropout(Function):
         return g * mask
 
 
-class FeatureDropout(Function):
+class FeatureDropout(Dropout):
     """y = x·m with one m = keep/(1 − p) per channel of each sample (the first ``dims`` dims), broadcast over the
     positions: whole feature maps are dropped; dy/dx = m"""
 
     def forward(self, x, p, dims, generator):
-        shape = x.shape[:dims] + (1,) * (x.ndim - dims)
-        keep = _random.rng(generator).random(shape, dtype=np.float32) >= p
-        mask = keep.astype(x.dtype) * np.asarray(1.0 / (1.0 - p) if p < 1 else 0.0, dtype=x.dtype)
+        mask = _scaled_mask(x.shape[:dims] + (1,) * (x.ndim - dims), p, x.dtype, generator)
         self.save(mask)
         return x * mask
 
-    def backward(self, g):
-        (mask,) = self.saved
-        return g * mask
+
+def _scaled_mask(shape, p, dtype, generator):
+    """keep/(1 − p) with keep ~ Bernoulli(1 − p) (all zeros for p = 1)."""
+    keep = _random.rng(generator).random(shape, dtype=np.float32) >= p
+    return keep.astype(dtype) * np.asarray(1.0 / (1.0 - p) if p < 1 else 0.0, dtype=dtype)
