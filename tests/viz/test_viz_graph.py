@@ -157,3 +157,44 @@ def test_a_chain_of_10000_ops_builds_and_lays_out_without_recursion():
     assert len(g.nodes) == 10_001 and len(g.edges) == 10_000
     assert len(set(drawing.layout.row)) == 10_001  # one row per node: a chain
     assert drawing.layout.y == sorted(drawing.layout.y)
+
+
+def test_saved_arrays_are_drawn_with_what_they_are_and_their_size_until_backward_releases_them():
+    lamina.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Dropout(0.5), nn.Linear(4, 2))
+    x, y = lamina.randn(5, 3), lamina.tensor([0, 1, 0, 1, 1])
+    loss = nn.CrossEntropyLoss()(model(x), y)
+    plain = viz.graph(loss, params=dict(model.named_parameters()))
+    g = viz.graph(loss, params=dict(model.named_parameters()), saved=True)
+    saved = [n for n in g.nodes if n.kind == "saved"]
+    expected = sum(sum(isinstance(a, np.ndarray) for a in node.fn.saved) for node in walk(loss))
+    assert len(saved) == expected > 0
+    assert len(g.nodes) == len(plain.nodes) + len(saved) and len(g.edges) == len(plain.edges) + len(saved)
+    by_op = {}
+    for a, b in g.edges:
+        if g.nodes[a].kind == "saved":
+            assert g.nodes[b].kind == "op" and g.nodes[b].label == g.nodes[a].details["saved by"]
+            by_op.setdefault(g.nodes[b].label, []).append(g.nodes[a])
+    relu = by_op["ReLU"][0]  # ReLU keeps its output; dropout its own mask; Linear its input and weight
+    assert relu.label == "saved: output" and relu.details["bytes"] == 5 * 4 * 4
+    assert by_op["Dropout"][0].details["is"] == "own array"
+    linear = next(name for name in by_op if "Linear" in name)
+    assert sorted(n.details["is"] for n in by_op[linear][:2]) == ["input 0", "input 1"]
+    mask = [n for n in walk(loss) if n.op == "Dropout"][0].fn.saved[0]
+    assert by_op["Dropout"][0].value["mean"] == pytest.approx(float(mask.mean()))
+    assert 'class="edge saved"' in g.to_svg() and "style=dashed" in g.to_dot()
+    loss.backward()
+    after = viz.graph(loss, params=dict(model.named_parameters()), saved=True)
+    assert not any(n.kind == "saved" for n in after.nodes)
+    assert all(n.details["saved"] == "released by backward" for n in after.nodes if n.kind == "op")
+
+
+def test_saved_arrays_in_a_model_graph_sit_in_the_module_of_their_op():
+    model, (x, y) = mlp(), batch()
+    g = viz.graph(model, x, target=y, loss_fn=nn.CrossEntropyLoss(), level="op", saved=True)
+    for a, b in g.edges:
+        if g.nodes[a].kind == "saved":
+            assert g.nodes[a].cluster == g.nodes[b].cluster
+    assert any(n.kind == "saved" and n.cluster == "0" for n in g.nodes)
+    with pytest.raises(ValueError, match="level='op'"):
+        viz.graph(model, x, saved=True)

@@ -184,8 +184,9 @@ def _grad_of(t, grads):
     return None if g is None else g.array
 
 
-def _op_level(og: _OpGraph, names: dict, cluster_of_op: dict, cluster_of_leaf: dict, grads, inputs: dict) -> tuple:
-    """Nodes and edges with one node per op and per leaf tensor."""
+def _op_level(og: _OpGraph, names: dict, cluster_of_op: dict, cluster_of_leaf: dict, grads, inputs: dict,
+              saved: bool = False) -> tuple:
+    """Nodes and edges with one node per op and per leaf tensor (and, with ``saved``, per saved array)."""
     nodes, index = [], {}
     consumers_of_leaf = {}
     for src, dst in og.edges:
@@ -209,7 +210,43 @@ def _op_level(og: _OpGraph, names: dict, cluster_of_op: dict, cluster_of_leaf: d
                           tensor_stats(out.array) if out is not None else None,
                           tensor_stats(_grad_of(out, grads)) if out is not None else None))
     edges = [(index[s], index[d]) for s, d in og.edges]
+    if saved:
+        for node in og.nodes:
+            _add_saved(node, og.output_of.get(node.fn), index[node.fn], nodes, edges)
     return nodes, edges
+
+
+def _add_saved(node, out, op_index: int, nodes: list, edges: list) -> None:
+    """One 'saved' node per array that ``node``'s Function keeps for backward, with an edge into the op.
+
+    Its details say which tensor it is (an input, the output, or an array of its own that backward needs,
+    such as a dropout mask) and how many bytes it holds until backward releases it."""
+    kept = node.fn.saved
+    if kept is None:  # backward ran without retain_graph and released it
+        nodes[op_index].details["saved"] = "released by backward"
+        return
+    arrays = [(i, a) for i, a in enumerate(kept if isinstance(kept, tuple) else (kept,)) if isinstance(a, np.ndarray)]
+    for i, a in arrays:
+        which = _identify(a, node.inputs, out)
+        details = {"saved by": node.op, "index": i, "is": which, "bytes": a.nbytes}
+        label = f"saved: {which}"
+        edges.append((len(nodes), op_index))
+        nodes.append(Node(len(nodes), label, "saved", tuple(a.shape), str(a.dtype), nodes[op_index].cluster,
+                          details, tensor_stats(a)))
+
+
+def _identify(array: np.ndarray, inputs: tuple, out) -> str:
+    """Which tensor of the op a saved array is: 'input k', 'output', 'view of' one of them, or 'own array'."""
+    candidates = [(f"input {k}", t.array) for k, t in enumerate(inputs)]
+    if out is not None:
+        candidates.append(("output", out.array))
+    for name, a in candidates:
+        if array is a:
+            return name
+    for name, a in candidates:
+        if np.may_share_memory(array, a):
+            return f"view of {name}"
+    return "own array"
 
 
 def _short(value) -> str:
@@ -284,18 +321,23 @@ def _innermost_calls(ops: list, calls: list) -> dict:
 # graph()
 # ---------------------------------------------------------------------------------------------------------------
 def graph(source, example_input=None, *, params: dict | None = None, target=None, loss_fn=None,
-          level: str | None = None) -> Graph:
+          level: str | None = None, saved: bool = False) -> Graph:
     """The computation graph of a tensor (op level) or of a model run on ``example_input`` (module level).
 
     ``graph(loss, params=dict(model.named_parameters()))``: every op the tensor depends on, parameters named.
     ``graph(model, x)``: one node per module call, nested modules as clusters; ``level='op'`` shows the ops
     inside them. With ``target`` and ``loss_fn`` the loss is part of the graph and every node shows the
     gradient of the loss with respect to its output (computed with ``autograd.grad``; ``.grad`` unchanged).
+    ``saved=True`` (op level) also draws every array an op keeps for its backward pass, with its size: the
+    memory that training holds between the forward and the backward pass. Draw it before ``backward()`` (or
+    after ``backward(retain_graph=True)``): backward releases them.
     """
     if isinstance(source, Module):
         if example_input is None:
             raise TypeError("graph(model, example_input): a model's graph needs an example input to run it on")
-        return _model_graph(source, example_input, target, loss_fn, level or "module")
+        if saved and level != "op":
+            raise ValueError("graph(model, x, saved=True): saved arrays are drawn at the op level; add level='op'")
+        return _model_graph(source, example_input, target, loss_fn, level or "module", saved)
     if isinstance(source, Tensor):
         if example_input is not None or loss_fn is not None:
             raise TypeError("graph(tensor, params=...): example_input and loss_fn are for graph(model, ...)")
@@ -306,12 +348,12 @@ def graph(source, example_input=None, *, params: dict | None = None, target=None
                              "or from tensors that require no grad)")
         names = {id(p): name for name, p in (params or {}).items()}
         og = _OpGraph([source])
-        nodes, edges = _op_level(og, names, {}, {}, None, {})
+        nodes, edges = _op_level(og, names, {}, {}, None, {}, saved)
         return Graph(nodes, edges, {}, "op")
     raise TypeError(f"graph() takes a Tensor or a Module, got {type(source).__name__}")
 
 
-def _model_graph(model: Module, example_input, target, loss_fn, level: str) -> Graph:
+def _model_graph(model: Module, example_input, target, loss_fn, level: str, saved: bool = False) -> Graph:
     if level not in ("op", "module"):
         raise ValueError(f"level must be 'op' or 'module', got {level!r}")
     if (target is None) != (loss_fn is None):
@@ -349,15 +391,15 @@ def _model_graph(model: Module, example_input, target, loss_fn, level: str) -> G
     modules = dict(model.named_modules())
     modules.update({c.path: c.module for c in calls if c.path.startswith("loss")})
     if level == "op":
-        return _op_graph_in_modules(model, og, owner, names, grads, inputs, modules)
+        return _op_graph_in_modules(model, og, owner, names, grads, inputs, modules, saved)
     return _module_graph(og, owner, names, grads, inputs, modules)
 
 
-def _op_graph_in_modules(model, og, owner, names, grads, inputs, modules) -> Graph:
+def _op_graph_in_modules(model, og, owner, names, grads, inputs, modules, saved=False) -> Graph:
     cluster_of_op = {fn: call.path for fn, call in owner.items()}
     cluster_of_leaf = {key: names[key].rpartition(".")[0] for key in og.leaves if key in names}  # its module
     clusters = _tree(modules, set(cluster_of_op.values()) | set(cluster_of_leaf.values()))
-    nodes, edges = _op_level(og, names, cluster_of_op, cluster_of_leaf, grads, inputs)
+    nodes, edges = _op_level(og, names, cluster_of_op, cluster_of_leaf, grads, inputs, saved)
     return Graph(nodes, edges, clusters, "op", f"{type(model).__name__}: operations")
 
 

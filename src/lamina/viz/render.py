@@ -21,12 +21,14 @@ COLORS = {  # fill, stroke
     "param": ("#fef3c7", "#d97706"),
     "input": ("#dcfce7", "#16a34a"),
     "module": ("#ede9fe", "#7c3aed"),
+    "saved": ("#ffedd5", "#ea580c"),  # an array an op keeps for backward (graph(..., saved=True))
 }
 STYLE = """
 .node rect { stroke-width: 1.2; }
 .node text { font: 12px sans-serif; fill: #111827; }
 .node text.sub { fill: #4b5563; font-size: 11px; }
 .edge { fill: none; stroke: #6b7280; stroke-width: 1.2; }
+.edge.saved { stroke: #ea580c; stroke-dasharray: 3 3; }
 .cluster rect { fill: #64748b; fill-opacity: 0.06; stroke: #94a3b8; stroke-dasharray: 4 3; }
 .cluster text { font: bold 11px sans-serif; fill: #475569; }
 """
@@ -138,7 +140,8 @@ def svg(graph, drawing: Drawing | None = None, prefix: str = "") -> str:
                    "</g>")
     out.append('</g><g class="edges">')
     for i, points in enumerate(lay.routes):
-        out.append(f'<path class="edge" id="{prefix}e{i}" d="{route_path(points)}" marker-end="url(#{prefix}arrow)"/>')
+        kind = " saved" if graph.nodes[graph.edges[i][0]].kind == "saved" else ""
+        out.append(f'<path class="edge{kind}" id="{prefix}e{i}" d="{route_path(points)}" marker-end="url(#{prefix}arrow)"/>')
     out.append('</g><g class="nodes">')
     for node in graph.nodes:
         i = node.id
@@ -210,6 +213,7 @@ def to_dot(graph) -> str:
         stack.append(("close", path))
         stack.extend(("open", c) for c in reversed(children.get(path, [])))
     for a, b in graph.edges:
-        lines.append(f"  n{a} -> n{b};")
+        style = ' [style=dashed, color="#ea580c"]' if graph.nodes[a].kind == "saved" else ""
+        lines.append(f"  n{a} -> n{b}{style};")
     lines.append("}")
     return "\n".join(lines) + "\n"
