@@ -99,7 +99,7 @@ class TakeRows(Function):
 
     def forward(self, x, index):
         self.shape, self.index = x.shape, index
-        return x[index]
+        return np.take(x, index, axis=0)  # x[index], about twice as quick
 
     def backward(self, g):
         n = self.shape[0]
