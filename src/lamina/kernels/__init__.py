@@ -8,7 +8,7 @@ docstring names the code it mirrors, and tests/kernels checks it against that co
 is arithmetic and comparisons, to float32 rounding where it calls exp or log.
 
     unary.py    sigmoid, sigmoid_backward, tanh_backward, relu, relu_backward,
-                gelu, gelu_backward                                                (for lamina/ops/unary.py)
+                gelu (the value and the derivative in one pass)                    (for lamina/ops/unary.py)
     loss.py     binary_cross_entropy(_backward), cross_entropy(_backward)          (for lamina/ops/loss.py)
     linalg.py   linear, linear_backward: a tiny fully connected layer               (for lamina/ops/linalg.py)
     elementwise.py  cube, fourth and their backwards: x**3, x**4 as products      (for lamina/ops/arithmetic.py)
@@ -134,8 +134,7 @@ def ufunc(signature: str):
 
 
 _HOMES = {  # kernel -> the module that defines it
-    **dict.fromkeys(("sigmoid", "sigmoid_backward", "tanh_backward", "relu", "relu_backward", "gelu",
-                     "gelu_backward"), "unary"),
+    **dict.fromkeys(("sigmoid", "sigmoid_backward", "tanh_backward", "relu", "relu_backward", "gelu"), "unary"),
     **dict.fromkeys(("binary_cross_entropy", "binary_cross_entropy_backward", "cross_entropy",
                      "cross_entropy_backward"), "loss"),
     **dict.fromkeys(("linear", "linear_backward"), "linalg"),
