@@ -62,7 +62,7 @@ for _name in ("add sub mul div pow neg remainder fmod floor_divide tan asin acos
               "exp log log1p sqrt abs sin cos tanh sigmoid relu clamp clip sum mean var std max min amax amin "
               "logsumexp prod argmax argmin reshape flatten transpose permute squeeze unsqueeze softmax "
               "log_softmax maximum minimum norm isnan isfinite square sign round floor ceil trunc bmm baddbmm "
-              "tril triu sort argsort topk multinomial bernoulli"
+              "tril triu sort argsort topk multinomial bernoulli scatter_reduce"
               ).split():
     globals()[_name] = _tensor_fn(_name)
 del _name

@@ -419,6 +419,27 @@ class Tensor(TensorMath):
         self.array[...] = _random.rng(generator).random(self.array.shape) < _arr(p)
         return self
 
+    def _inplace_call(self, method, *args, **kwargs) -> Tensor:
+        """self.method_(...) for a method that returns a new tensor: recorded in the graph as the arithmetic
+        in-place updates are, written into the array outside it."""
+        if is_grad_enabled() and (self.requires_grad or any(isinstance(a, Tensor) and a.requires_grad for a in args)):
+            if self.requires_grad and self.grad_fn is None:
+                self._check_inplace()  # raises PyTorch's leaf error
+            return self._become(method(Tensor._make(self.array, self.requires_grad, self.grad_fn), *args, **kwargs))
+        self.array[...] = method(Tensor._make(self.array, False, None), *args, **kwargs).array
+        return self
+
+    def scatter_(self, dim, index, src=None, value=None):
+        return self._inplace_call(Tensor.scatter, dim, index, src, value)
+
+    def scatter_add_(self, dim, index, src): return self._inplace_call(Tensor.scatter_add, dim, index, src)
+
+    def scatter_reduce_(self, dim, index, src, reduce, *, include_self=True):
+        return self._inplace_call(Tensor.scatter_reduce, dim, index, src, reduce, include_self=include_self)
+
+    def index_add_(self, dim, index, source, *, alpha=1):
+        return self._inplace_call(Tensor.index_add, dim, index, source, alpha=alpha)
+
     __iadd__ = add_
     __isub__ = sub_
     __imul__ = mul_

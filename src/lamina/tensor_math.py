@@ -252,6 +252,16 @@ class TensorMath:
     def scatter_add(self, dim, index, src):
         return ops.index.ScatterAdd.apply(self, _dims(dim, self.ndim)[0], _index(index), src)
 
+    def scatter_reduce(self, dim, index, src, reduce, *, include_self=True):
+        if not hasattr(src, "array"):
+            raise TypeError(f"scatter_reduce(): argument 'src' (position 3) must be Tensor, not {type(src).__name__}")
+        if self.ndim == 0:  # a 0-d scatter is the 1-d one on one element
+            return self.reshape(1).scatter_reduce(dim, _index(index).reshape(1), src.reshape(1), reduce,
+                                                  include_self=include_self).reshape(())
+        d, index = _dims(dim, self.ndim)[0], _index(index)
+        reduce = ops.index.check_scatter(self.array, d, index, src.array, reduce)
+        return ops.index.ScatterReduce.apply(self, d, index, src, reduce=reduce, include_self=bool(include_self))
+
     def index_select(self, dim, index):
         return ops.index.IndexSelect.apply(self, _dims(dim, self.ndim)[0], _index(index).reshape(-1))
 

@@ -2,6 +2,7 @@
 
 No torch here (one comparison with torch skips itself without it): these run where torch is not installed."""
 
+import math
 import os
 import subprocess
 import sys
@@ -61,18 +62,54 @@ def test_sigmoid_kernel_matches_numpy_to_rounding():
     assert kernels.sigmoid(np.float32([0, 100, -88])).tolist() == [0.5, 1.0, np.float32(1 / (1 + np.exp(88.0)))]
 
 
-def test_gelu_kernels_match_numpy_to_rounding():
-    z = values()[:-len(SPECIAL)]  # ordinary values (erf's reference approximation has no special-value guarantees)
-    g = np.random.default_rng(3).standard_normal(z.size).astype(np.float32)
-    with kernels.set_enabled(False):
-        want = unary.GELU().forward(z, "none")
-        fn = unary.GELU()
-        fn.forward(z, "none")
-        want_grad = fn.backward(g)
-    np.testing.assert_allclose(kernels.gelu(z), want, rtol=1e-6, atol=1e-7)
-    np.testing.assert_allclose(kernels.gelu_backward(g, z), want_grad, rtol=1e-5, atol=1e-6)
-    with np.errstate(over="ignore"):
-        assert np.isnan(kernels.gelu(np.float32([np.nan]))[0]) and kernels.gelu(np.float32([np.inf]))[0] == np.inf
+def exact_gelu(z):
+    """gelu and its derivative in float64 from math.erfc (correctly rounded to about 1 ulp of a double)."""
+    zd = z.astype(np.float64)
+    cdf = np.array([0.5 * math.erfc(-v / math.sqrt(2)) for v in zd])
+    pdf = np.exp(-0.5 * zd * zd) / math.sqrt(2 * math.pi)
+    return zd * cdf, cdf + zd * pdf, np.abs(cdf) + np.abs(zd * pdf)  # the last: the derivative's scale
+
+
+def relative_error(got, want, scale):
+    normal = np.abs(want) > 1e-37  # float32 subnormals hold fewer digits
+    return np.max(np.abs(got[normal] - want[normal]) / np.abs(scale[normal]))
+
+
+def test_gelu_kernel_and_numpy_code_are_accurate_everywhere_including_the_tails():
+    z = np.concatenate([np.linspace(-14, 6, 40001), values()[:-len(SPECIAL)]]).astype(np.float32)
+    want, want_grad, grad_scale = exact_gelu(z)
+    out, grad = kernels.gelu(z)
+    cdf, pdf = unary.normal_cdf_pdf(z)
+    assert relative_error(out, want, want) < 6e-7  # float32 itself rounds to 6e-8; PyTorch's is off by 100% at z < -5.5
+    assert relative_error(grad, want_grad, grad_scale) < 6e-7
+    assert relative_error(z * cdf, want, want) < 2e-7  # the NumPy code (float64 inside)
+    assert relative_error(cdf + z * pdf, want_grad, grad_scale) < 2e-7
+    np.testing.assert_allclose(out, z * cdf, rtol=6e-7, atol=1e-37)
+
+
+def test_gelu_kernel_special_values_match_the_numpy_code():
+    z = SPECIAL
+    out, grad = kernels.gelu(z)
+    cdf, pdf = unary.normal_cdf_pdf(z)
+    with np.errstate(invalid="ignore"):
+        want, want_grad = z * cdf, cdf + z * pdf
+    np.testing.assert_allclose(out, want, rtol=6e-7, atol=1e-44)
+    np.testing.assert_allclose(grad, want_grad, rtol=6e-7, atol=1e-44)
+    assert np.isnan(out[[0, 1, 5]]).all() and out[4] == np.inf and np.isnan(grad[4])  # gelu(−inf) NaN as PyTorch
+
+
+def test_gelu_matches_torch_where_torch_is_accurate_and_gradchecks():
+    torch = pytest.importorskip("torch")
+    z = np.linspace(-5, 5, 2001, dtype=np.float32)
+    x = lamina.tensor(z, requires_grad=True)
+    F.gelu(x).sum().backward()
+    t = torch.tensor(z, requires_grad=True)
+    torch.nn.functional.gelu(t).sum().backward()
+    np.testing.assert_allclose(F.gelu(lamina.tensor(z)).numpy(), torch.nn.functional.gelu(torch.tensor(z)).numpy(),
+                               rtol=1e-6, atol=5e-7)  # PyTorch's erf is accurate to 1e-7 absolute
+    np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=1e-6, atol=5e-7)
+    z64 = lamina.tensor(np.linspace(-6, 4, 13), requires_grad=True)  # float64: the NumPy code
+    assert lamina.autograd.gradcheck(lambda v: F.gelu(v), [z64])
 
 
 def test_binary_cross_entropy_kernels_match_numpy():

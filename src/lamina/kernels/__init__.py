@@ -8,9 +8,11 @@ docstring names the code it mirrors, and tests/kernels checks it against that co
 is arithmetic and comparisons, to float32 rounding where it calls exp or log.
 
     unary.py    sigmoid, sigmoid_backward, tanh_backward, relu, relu_backward,
-                gelu, gelu_backward                                                (for lamina/ops/unary.py)
+                gelu (the value and the derivative in one pass)                    (for lamina/ops/unary.py)
     loss.py     binary_cross_entropy(_backward), cross_entropy(_backward)          (for lamina/ops/loss.py)
     linalg.py   linear, linear_backward: a tiny fully connected layer               (for lamina/ops/linalg.py)
+    elementwise.py  cube, fourth and their backwards: x**3, x**4 as products      (for lamina/ops/arithmetic.py)
+    index.py    scatter_add_rows: a table's gradient, rows summed by index     (for lamina/ops/embedding.py)
     optim.py    sgd_step, adam_step: the whole update in one pass                  (for lamina/optim/sgd.py, adam.py)
 
 This package imports neither ``ops`` nor ``optim``; they import it. It loads numba (0.6 s) only on the first
@@ -79,6 +81,11 @@ def fits(a, b=None) -> bool:
             and (b is None or (b.dtype is _F32 and b.flags.c_contiguous)))
 
 
+def fits_dtype(a, b=None) -> bool:
+    """``fits`` for a ufunc kernel, which NumPy runs over any memory layout: float32 arrays while enabled."""
+    return ENABLED and a.dtype is _F32 and (b is None or b.dtype is _F32)
+
+
 def fits_small(a, b=None) -> bool:
     """``fits`` for a kernel that calls exp or log: also at most SMALL elements."""
     return a.size <= SMALL and fits(a, b)
@@ -127,11 +134,12 @@ def ufunc(signature: str):
 
 
 _HOMES = {  # kernel -> the module that defines it
-    **dict.fromkeys(("sigmoid", "sigmoid_backward", "tanh_backward", "relu", "relu_backward", "gelu",
-                     "gelu_backward"), "unary"),
+    **dict.fromkeys(("sigmoid", "sigmoid_backward", "tanh_backward", "relu", "relu_backward", "gelu"), "unary"),
     **dict.fromkeys(("binary_cross_entropy", "binary_cross_entropy_backward", "cross_entropy",
                      "cross_entropy_backward"), "loss"),
     **dict.fromkeys(("linear", "linear_backward"), "linalg"),
+    **dict.fromkeys(("cube", "cube_backward", "fourth", "fourth_backward"), "elementwise"),
+    "scatter_add_rows": "index",
     **dict.fromkeys(("sgd_step", "adam_step"), "optim"),
 }
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numba import types  # this module is loaded by the first kernel call, with numba
+from numba.extending import intrinsic
 
 from lamina.kernels import jit, ufunc
+from lamina.kernels.unary_fits import ERFC_T_SCALE, ERFCX_COEFFICIENTS
 
 # float32 constants: numba then keeps each operation in float32, as NumPy does on float32 arrays
 _0, _1, _88 = np.float32(0), np.float32(1), np.float32(88)
@@ -68,56 +71,73 @@ def _relu_backward(g, a, out):
 
 
 def gelu(z):
-    out = np.empty_like(z)
-    _gelu(z, out)
-    return out
+    """(gelu(z), gelu'(z)) for float32 z, both in one pass: the forward saves the derivative for its backward."""
+    out, grad = np.empty_like(z), np.empty_like(z)
+    _gelu(z, out, grad)
+    return out, grad
 
 
-# erf in float32 without exp: a rational minimax fit erf(a) ≈ a·P(a²)/Q(a²) on |a| ≤ 4 (erf is ±1 to float32
-# precision beyond), accurate to a few float32 ulps, with only multiplications and one division.
-_P = tuple(np.float32(c) for c in (-2.72614225801306e-10, 2.77068142495902e-08, -2.10102402082508e-06,
-                                   -5.69250639462346e-05, -7.34990630326855e-04, -2.95459980854025e-03,
-                                   -1.60960333262415e-02))
-_Q = tuple(np.float32(c) for c in (-1.45660718464996e-05, -2.13374055278905e-04, -1.68282697438203e-03,
-                                   -7.37332916720468e-03, -1.42647390514189e-02))
-_P0, _P1, _P2, _P3, _P4, _P5, _P6 = _P
-_Q0, _Q1, _Q2, _Q3, _Q4 = _Q
-_FOUR, _HALF, _RSQRT2, _RSQRT2PI = np.float32(4), np.float32(0.5), np.float32(0.7071067811865476), \
-    np.float32(0.3989422804014327)
+@intrinsic
+def _as_float32(typingctx, bits):
+    """The float32 whose bits are the int32 ``bits`` (a reinterpretation; it compiles to nothing)."""
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(types.float32))
+    return types.float32(types.int32), codegen
+
+
+@intrinsic
+def _as_int32(typingctx, x):
+    """The bits of the float32 ``x`` as an int32."""
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(types.int32))
+    return types.int32(types.float32), codegen
+
+
+_f32 = np.float32
+_ERFCX = tuple(_f32(c) for c in ERFCX_COEFFICIENTS)
+_E0, _E1, _E2, _E3, _E4, _E5, _E6, _E7, _E8, _E9, _E10 = _ERFCX
+# e^r on |r| ≤ 0.46 to 1.4e-8 (a least-squares fit in Chebyshev points, weighted for relative error)
+_X0, _X1, _X2, _X3, _X4, _X5, _X6 = (_f32(c) for c in (1.0000000056099256, 1.000000191474735, 0.4999995384951855,
+                                                        0.16665914500156181, 0.04167189670441413,
+                                                        0.008405981030601792, 0.0013784281508106091))
+_HALF, _K, _TWENTY, _LOW = _f32(0.5), _f32(ERFC_T_SCALE), _f32(20), _f32(-150)
+_LOG2E, _ROUND = _f32(1.4426950408889634), _f32(12582912)  # 1.5·2²³: adding it rounds to an integer
+_LN2_HI = _f32(0.693145751953125)  # ln 2 in 16 bits: n·_LN2_HI is exact for the |n| ≤ 217 used here
+_LN2_LO = _f32(0.6931471805599453 - 0.693145751953125)
+_KEEP_12_BITS = np.int32(-4096)  # 0xFFFFF000: a float32 with the low 12 of its 23 fraction bits cleared
+_RSQRT2PI = _f32(0.3989422804014327)
 
 
 @jit
-def _erf32(x):
-    """erf(x) by the rational fit above (NaN stays NaN). Where 1 + erf(x) nearly cancels (x < −1) its absolute
-    error would become a large relative one in GELU's tail: there math.erf (accurate, but a call per element)."""
-    if x < -_1:
-        return np.float32(math.erf(x))
-    a = min(x, _FOUR) if x == x else x
-    a2 = a * a
-    p = ((((((_P0 * a2 + _P1) * a2 + _P2) * a2 + _P3) * a2 + _P4) * a2 + _P5) * a2 + _P6) * a
-    q = (((_Q0 * a2 + _Q1) * a2 + _Q2) * a2 + _Q3) * a2 + _Q4
-    return p / q
+def _gaussian(z):
+    """(e^(−z²/2), ½·erfc(|z|/√2)) in float32 arithmetic alone (no call, so the loop vectorises), accurate to a
+    few float32 ulps relative however small they are. e^(−z²/2): z = hi + lo with hi of 12 bits, so hi² and
+    −hi²/2 = n·ln 2 + r are exact; the small rest −lo·(hi + lo/2) joins r; 2ⁿ is built from its exponent bits
+    (in two halves, so that 2⁻¹⁵⁰ is still two normal numbers). erfc: e^(−z²/2)·t·P(t), t = 1/(1 + K·|z|)."""
+    z = min(abs(z), _TWENTY)  # both are 0 in float32 beyond 20; inf stays finite in here
+    hi = _as_float32(_as_int32(z) & _KEEP_12_BITS)
+    lo = z - hi
+    a = max(-_HALF * (hi * hi), _LOW)
+    n = (a * _LOG2E + _ROUND) - _ROUND
+    r = (a - n * _LN2_HI) - n * _LN2_LO - lo * (hi + _HALF * lo)
+    p = _X0 + r * (_X1 + r * (_X2 + r * (_X3 + r * (_X4 + r * (_X5 + r * _X6)))))
+    k = np.int32(n)
+    half_k = k >> 1
+    e = p * _as_float32((half_k + 127) << 23) * _as_float32((k - half_k + 127) << 23)
+    t = _1 / (_1 + _K * z)
+    q = _E0 + t * (_E1 + t * (_E2 + t * (_E3 + t * (_E4 + t * (_E5 + t * (_E6 + t * (_E7 + t * (
+        _E8 + t * (_E9 + t * _E10)))))))))
+    return e, (_HALF * t) * q * e
 
 
 @jit
-def _gelu(z, out):
-    """z·Φ(z) = ½·z·(1 + erf(z/√2)), as unary.GELU.forward (exact form)"""
-    z, out = z.reshape(z.size), out.reshape(out.size)
+def _gelu(z, out, grad):
+    """z·Φ(z) and Φ(z) + z·φ(z), as unary.GELU.forward and unary.normal_cdf_pdf (exact form): Φ(z) = ½·erfc(|z|/√2)
+    for z ≤ 0 and 1 − ½·erfc(|z|/√2) above, φ(z) = e^(−z²/2)/√(2π)"""
+    z, out, grad = z.reshape(z.size), out.reshape(out.size), grad.reshape(grad.size)
     for i in range(z.size):
-        out[i] = _HALF * z[i] * (_1 + _erf32(z[i] * _RSQRT2))
-
-
-def gelu_backward(g, z):
-    out = np.empty_like(z)
-    _gelu_backward(g, z, out)
-    return out
-
-
-@jit
-def _gelu_backward(g, z, out):
-    """g·(Φ(z) + z·φ(z)), as unary.GELU.backward (exact form)"""
-    g, z, out = g.reshape(g.size), z.reshape(z.size), out.reshape(out.size)
-    for i in range(z.size):
-        cdf = _HALF * (_1 + _erf32(z[i] * _RSQRT2))
-        pdf = np.float32(math.exp(-_HALF * z[i] * z[i])) * _RSQRT2PI
-        out[i] = g[i] * (cdf + z[i] * pdf)
+        x = z[i]
+        e, half_erfc = _gaussian(x)
+        cdf = _1 - half_erfc if x > _0 else half_erfc
+        out[i] = x * cdf
+        grad[i] = cdf + x * (e * _RSQRT2PI)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from lamina import kernels
 from lamina.autograd.function import Function
 from lamina.tensor import Tensor, from_numpy
 
@@ -120,6 +121,8 @@ class PowScalar(Function):
         self.save(a)
         self.n = n
         if n in (3, 4) and a.dtype.kind == "f":  # products, not pow() per element (NumPy's fast paths stop at 2)
+            if kernels.fits_dtype(a):
+                return (kernels.cube if n == 3 else kernels.fourth)(a)  # the same products in one pass
             sq = a * a
             return sq * (a if n == 3 else sq)
         return a**n
@@ -131,6 +134,10 @@ class PowScalar(Function):
             return g * (2 * a)
         if n == 0:
             return np.zeros_like(g)
+        if n in (3, 4) and a.dtype.kind == "f":  # products again: g·(n·aⁿ⁻¹), aⁿ⁻¹ as PyTorch multiplies it
+            if kernels.fits_dtype(g, a):
+                return (kernels.cube_backward if n == 3 else kernels.fourth_backward)(g, a)
+            return g * (n * (a * a if n == 3 else a * a * a))
         with np.errstate(divide="ignore", invalid="ignore"):  # 0 to a negative power is inf, as the forward
             return g * (n * a ** (n - 1))
 

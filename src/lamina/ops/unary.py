@@ -8,6 +8,7 @@ import numpy as np
 
 from lamina import kernels
 from lamina.autograd.function import Function
+from lamina.kernels.unary_fits import ERFC_T_SCALE, ERFCX_COEFFICIENTS
 from lamina.tensor import Tensor
 
 
@@ -226,26 +227,43 @@ class GELU(Function):
     """gelu(z) = z·Φ(z); d/dz = Φ(z) + z·φ(z)  (approximate='tanh' uses the tanh form)"""
 
     def forward(self, z, approximate):
-        self.save(z)
         self.approximate = approximate
         if approximate == "tanh":
+            self.save(z)
             return 0.5 * z * (1 + np.tanh(_SQRT_2_OVER_PI * (z + 0.044715 * z**3)))
         if kernels.fits(z):
-            return kernels.gelu(z)  # the same in one pass (3-5x quicker than the many passes of erf below)
-        return 0.5 * z * (1 + erf(z / math.sqrt(2)))
+            out, grad = kernels.gelu(z)  # the same in one float32 pass, which also gives the derivative
+        else:
+            cdf, pdf = normal_cdf_pdf(z)
+            with np.errstate(invalid="ignore"):  # ±inf·0: NaN, as the kernel and PyTorch give it, silently
+                out, grad = z * cdf, cdf + z * pdf
+        self.save(grad)
+        return out
 
     def backward(self, g):
-        (z,) = self.saved
         if self.approximate == "tanh":
+            (z,) = self.saved
             inner = _SQRT_2_OVER_PI * (z + 0.044715 * z**3)
             t = np.tanh(inner)
             dinner = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * z**2)
             return g * (0.5 * (1 + t) + 0.5 * z * (1 - t * t) * dinner)
-        if kernels.fits(g, z):
-            return kernels.gelu_backward(g, z)  # the same in one pass
-        cdf = 0.5 * (1 + erf(z / math.sqrt(2)))
-        pdf = np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
-        return g * (cdf + z * pdf).astype(g.dtype, copy=False)
+        (grad,) = self.saved
+        return g * grad
+
+
+def normal_cdf_pdf(z):
+    """(Φ(z), φ(z)), the standard normal's distribution and density, in z's float dtype, each accurate relative to
+    its own size (also far in the tails, where 1 + erf(z/√2) would cancel): Φ(z) = ½·erfc(|z|/√2) for z ≤ 0 and
+    1 − ½·erfc(|z|/√2) above, with erfc(|z|/√2) = e^(−z²/2)·t·P(t), t = 1/(1 + K·|z|) (kernels.unary_fits);
+    φ(z) = e^(−z²/2)/√(2π). Computed in float64; |z| is capped at 20, where both are 0 in float32."""
+    dtype = z.dtype if z.dtype.kind == "f" else np.float32
+    az = np.minimum(np.abs(z.astype(np.float64)), 20.0)
+    e = np.exp(-0.5 * az * az)
+    t = 1.0 / (1.0 + ERFC_T_SCALE * az)
+    half_erfc = 0.5 * t * np.polynomial.polynomial.polyval(t, ERFCX_COEFFICIENTS) * e
+    cdf = np.where(z > 0, 1.0 - half_erfc, half_erfc)
+    pdf = e * (1 / math.sqrt(2 * math.pi))  # in float32 0 from |z| ≈ 14 on: inf·φ(inf) is NaN, as PyTorch's
+    return cdf.astype(dtype), pdf.astype(dtype)
 
 
 def erf(x):
