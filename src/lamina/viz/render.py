@@ -141,7 +141,8 @@ def svg(graph, drawing: Drawing | None = None, prefix: str = "") -> str:
     out.append('</g><g class="edges">')
     for i, points in enumerate(lay.routes):
         kind = " saved" if graph.nodes[graph.edges[i][0]].kind == "saved" else ""
-        out.append(f'<path class="edge{kind}" id="{prefix}e{i}" d="{route_path(points)}" marker-end="url(#{prefix}arrow)"/>')
+        out.append(f'<path class="edge{kind}" id="{prefix}e{i}" d="{route_path(points)}" '
+                   f'marker-end="url(#{prefix}arrow)"/>')
     out.append('</g><g class="nodes">')
     for node in graph.nodes:
         i = node.id
