@@ -1,0 +1,115 @@
+"""Run by the tests in this folder under `mpiexec -n P python mpi_worker.py SCENARIO OUT` (or without mpiexec:
+a job of one). Each scenario writes what the test checks into OUT as rank<r>.npz / rank<r>.json."""
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+import lamina
+from lamina import distributed as dist
+from lamina import nn, optim
+from lamina.training import fit
+from lamina.training.callbacks import Callback
+
+STEPS, GLOBAL_BATCH = 3, 12
+
+
+def data(n=GLOBAL_BATCH * STEPS, d=6, classes=3, seed=1):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, d)).astype(np.float32), rng.integers(0, classes, n)
+
+
+def net(dropout=False, batchnorm=False, hidden=16):
+    layers = [nn.Linear(6, hidden)] + ([nn.BatchNorm1d(hidden)] if batchnorm else []) + [nn.ReLU()]
+    layers += ([nn.Dropout(0.3)] if dropout else []) + [nn.Linear(hidden, 3)]
+    return nn.Sequential(*layers)
+
+
+VARIANTS = {"sgd": ("sgd", False, False), "adam": ("adam", False, False), "adam_dropout": ("adam", True, False),
+            "sgd_syncbn": ("sgd", False, True)}
+
+
+def make_opt(kind, params):
+    return optim.SGD(params, lr=0.1, momentum=0.9) if kind == "sgd" else optim.Adam(params, lr=0.01)
+
+
+def ddp(out: Path):
+    """Each variant: DistributedDataParallel for STEPS steps; rank r takes its slice of each global batch and
+    seeds its dropout with 100 + r."""
+    r, p = dist.rank(), dist.world_size()
+    X, y = data()
+    result = {}
+    for name, (kind, dropout, bn) in VARIANTS.items():
+        lamina.manual_seed(0 if r == 0 else 7)  # rank 0's initial weights must win
+        model = net(dropout, bn)
+        if bn:
+            model = dist.SyncBatchNorm.convert_sync_batchnorm(model)
+        model = dist.DistributedDataParallel(model)
+        opt = make_opt(kind, model.parameters())
+        lamina.manual_seed(100 + r)
+        loss_fn = nn.CrossEntropyLoss()
+        for k in range(STEPS):
+            rows = np.array_split(np.arange(k * GLOBAL_BATCH, (k + 1) * GLOBAL_BATCH), p)[r]
+            loss = loss_fn(model(lamina.from_numpy(X[rows])), lamina.from_numpy(y[rows]))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        for key, t in model.module.state_dict().items():
+            result[f"{name}/{key}"] = np.array(t.array)
+    np.savez(out / f"rank{r}.npz", **result)
+
+
+class Fail(Callback):
+    """Kill (SIGKILL) or raise on rank 1 at the second step of the second epoch."""
+
+    def __init__(self, how):
+        self.how = how
+
+    def on_batch_end(self, step, logs):
+        if dist.rank() == 1 and self.state.epoch == 1 and step == 1:
+            if self.how == "kill":
+                os.kill(os.getpid(), 9)
+            raise RuntimeError("rank 1 fails on purpose")
+
+
+def fitting(out: Path, epochs: int, resume: bool, fail=None):
+    """fit(distributed=True) on 96 samples, global batch 24, Adam, with a checkpoint in OUT."""
+    lamina.manual_seed(0)
+    X, y = data(96, seed=2)
+    ckpt = out / "run" / "checkpoint.ckpt"
+    model = net(hidden=32)
+    history = fit(model, (X, y), loss=nn.CrossEntropyLoss(), optimizer=optim.Adam(model.parameters(), lr=0.01),
+                  epochs=epochs, batch_size=24, metrics=["accuracy"], progress=False, distributed=True,
+                  checkpoint=ckpt, resume=ckpt if resume else None,
+                  callbacks=[Fail(fail)] if fail else [], health=False)
+    r = dist.rank()
+    np.savez(out / f"rank{r}.npz", **{k: np.array(t.array) for k, t in model.state_dict().items()})
+    (out / f"rank{r}.json").write_text(json.dumps(history.to_dict()))
+
+
+def main():
+    scenario, out = sys.argv[1], Path(sys.argv[2])
+    with threadpool_limits(1):
+        if scenario == "timeout":
+            dist.init(timeout=2)
+            if dist.rank() == 1:
+                time.sleep(60)
+            dist.barrier()
+            return
+        dist.init()
+        if scenario == "ddp":
+            ddp(out)
+        elif scenario == "mismatch":
+            dist.DistributedDataParallel(net(hidden=16 + dist.rank()))
+        elif scenario.startswith("fit"):  # fit-EPOCHS, fit-EPOCHS-resume, fit-2-kill, fit-2-raise
+            parts = scenario.split("-")
+            fitting(out, int(parts[1]), "resume" in parts, next((f for f in ("kill", "raise") if f in parts), None))
+
+
+if __name__ == "__main__":
+    main()
