@@ -31,7 +31,8 @@ def run_job(n, scenario, out, timeout=60, check=True) -> Job:
     cmd = [sys.executable, str(WORKER), scenario, str(out)]
     if n is not None:
         cmd = [mpiexec(), "-n", str(n)] + cmd
-    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    # one BLAS thread per process; no numba kernels (their NumPy twins are bit-identical): quicker start-up
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", LAMINA_KERNELS="0")
     started = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     job = Job(proc, time.perf_counter() - started)

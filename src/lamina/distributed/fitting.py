@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 
@@ -69,10 +70,13 @@ class DataParallelFit(Callback):
         seeds = [_random.initial_seed() % 2**31]
         comm.broadcast_object_list(seeds, 0)
         self.loader = shard(loader, seeds[0])
-        if loader.batch_size % comm.world_size() and self.main:
+        p = comm.world_size()
+        if self.main and p > 1:  # mpiexec names a process that dies by its pid: this line gives its rank
             per_rank = self.loader.batch_size
-            print(f"lamina.distributed: batch_size {loader.batch_size} over {comm.world_size()} processes: "
-                  f"{per_rank} each, a global batch of {per_rank * comm.world_size()}", flush=True)
+            print(f"lamina.distributed: {p} processes (rank:pid@host {comm.describe()}); batch_size "
+                  f"{loader.batch_size}: {per_rank} per process" + (f", a global batch of {per_rank * p}"
+                                                                    if loader.batch_size % p else ""),
+                  file=sys.stderr, flush=True)
         self.model = model
         self.reducer = GradReducer(model.parameters())
         self.buffers = [t for t in model.buffers() if t is not None]

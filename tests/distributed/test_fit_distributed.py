@@ -1,0 +1,68 @@
+"""fit(distributed=True) under mpiexec: the same weights as one process, rank 0 alone writing, resume at another
+world size; and failures: a rank that dies, raises, hangs or builds another model ends the job, naming it."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+from conftest import run_job
+
+
+def weights(folder, r=0):
+    return dict(np.load(folder / f"rank{r}.npz"))
+
+
+def history(folder, r=0):
+    return json.loads((folder / f"rank{r}.json").read_text())["history"]
+
+
+@pytest.fixture(scope="module")
+def single(tmp_path_factory):
+    """Two epochs in one process (no mpiexec: a job of one)."""
+    out = tmp_path_factory.mktemp("fit1")
+    run_job(None, "fit-2", out)
+    return out
+
+
+def test_resume_at_world_size_2_from_a_checkpoint_written_at_4(single, tmp_path):
+    job = run_job(4, "fit-1", tmp_path)
+    assert re.search(r"lamina.distributed: 4 processes \(rank:pid@host 0:\d+@\S+ 1:\d+@", job.stderr)
+    assert [p.name for p in (tmp_path / "run").iterdir()] == ["checkpoint.ckpt"]  # rank 0 alone wrote
+    first = weights(tmp_path)
+    run_job(2, "fit-2-resume", tmp_path)
+    resumed = weights(tmp_path)
+    assert all(np.array_equal(resumed[k], weights(tmp_path, 1)[k]) for k in resumed)  # bitwise, every rank
+    expected = weights(single)
+    for key, want in expected.items():  # the same batches as one process: equal to float rounding
+        np.testing.assert_allclose(resumed[key], want, rtol=1e-6, atol=1e-6 * np.abs(want).max(), err_msg=key)
+        assert np.abs(resumed[key] - first[key]).max() > 1e-4, f"{key}: the resumed epoch did not train"
+    h, h1 = history(tmp_path), history(single)
+    assert len(h["loss"]) == 2 and history(tmp_path, 1)["loss"] == h["loss"]  # averaged: the same on every rank
+    np.testing.assert_allclose(h["loss"], h1["loss"], rtol=1e-6)
+    np.testing.assert_allclose(h["accuracy"], h1["accuracy"], rtol=1e-9)
+
+
+def test_a_killed_rank_ends_the_job_with_an_error_within_30_s(tmp_path):
+    job = run_job(2, "fit-3-kill", tmp_path, timeout=60, check=False)
+    assert job.returncode != 0 and job.seconds < 30
+    pid = re.search(r" 1:(\d+)@", job.stderr).group(1)  # rank 1's pid, from rank 0's first line
+    assert re.search(rf"BAD TERMINATION.*\n.*PID {pid} ", job.stdout + job.stderr), job.stdout + job.stderr
+
+
+def test_a_rank_that_raises_aborts_the_job_naming_it(tmp_path):
+    job = run_job(2, "fit-3-raise", tmp_path, timeout=60, check=False)
+    assert job.returncode != 0 and job.seconds < 30
+    assert "lamina.distributed: rank 1 of 2 failed: RuntimeError: rank 1 fails on purpose; aborting" in job.stderr
+
+
+def test_a_collective_waiting_past_the_timeout_aborts(tmp_path):
+    job = run_job(2, "timeout", tmp_path, timeout=60, check=False)
+    assert job.returncode != 0 and job.seconds < 20
+    assert "rank 0 of 2 failed: barrier waited more than 2 s for the other ranks" in job.stderr
+
+
+def test_models_that_differ_between_ranks_are_named(tmp_path):
+    job = run_job(2, "mismatch", tmp_path, timeout=60, check=False)
+    assert job.returncode != 0
+    assert "rank 1's model differs from rank 0's: 0.weight: shape (16, 6) on rank 0, (17, 6) on rank 1" in job.stderr
