@@ -25,10 +25,15 @@ class Job:
 
 def run_job(n, scenario, out, timeout=60, check=True) -> Job:
     """Run the worker's ``scenario`` in ``n`` processes (n=None: a plain process, a job of one)."""
+    return run_python(n, [str(WORKER), scenario, str(out)], timeout, check)
+
+
+def run_python(n, args, timeout=60, check=True) -> Job:
+    """`mpiexec -n N python ARGS...` (N=None: a plain `python ARGS...`)."""
     pytest.importorskip("mpi4py")
     if mpiexec() is None:
         pytest.skip("no mpiexec (pip install mpich)")
-    cmd = [sys.executable, str(WORKER), scenario, str(out)]
+    cmd = [sys.executable] + list(args)
     if n is not None:
         cmd = [mpiexec(), "-n", str(n)] + cmd
     # one BLAS thread per process; no numba kernels (their NumPy twins are bit-identical): quicker start-up

@@ -16,7 +16,7 @@ from lamina import nn, optim
 from lamina.training import fit
 from lamina.training.callbacks import Callback
 
-STEPS, GLOBAL_BATCH = 3, 12
+STEPS, GLOBAL_BATCH = 3, 24
 
 
 def data(n=GLOBAL_BATCH * STEPS, d=6, classes=3, seed=1):
@@ -31,7 +31,7 @@ def net(dropout=False, batchnorm=False, hidden=16):
 
 
 VARIANTS = {"sgd": ("sgd", False, False), "adam": ("adam", False, False), "adam_dropout": ("adam", True, False),
-            "sgd_syncbn": ("sgd", False, True)}
+            "sgd_syncbn": ("sgd", False, True), "sgd_no_sync": ("sgd", False, False)}
 
 
 def make_opt(kind, params):
@@ -55,9 +55,14 @@ def ddp(out: Path):
         loss_fn = nn.CrossEntropyLoss()
         for k in range(STEPS):
             rows = np.array_split(np.arange(k * GLOBAL_BATCH, (k + 1) * GLOBAL_BATCH), p)[r]
-            loss = loss_fn(model(lamina.from_numpy(X[rows])), lamina.from_numpy(y[rows]))
             opt.zero_grad()
-            loss.backward()
+            if name == "sgd_no_sync":  # two micro-batches: the first accumulates locally, the second averages
+                first, second = np.array_split(rows, 2)
+                with model.no_sync():
+                    (loss_fn(model(lamina.from_numpy(X[first])), lamina.from_numpy(y[first])) / 2).backward()
+                (loss_fn(model(lamina.from_numpy(X[second])), lamina.from_numpy(y[second])) / 2).backward()
+            else:
+                loss_fn(model(lamina.from_numpy(X[rows])), lamina.from_numpy(y[rows])).backward()
             opt.step()
         for key, t in model.module.state_dict().items():
             result[f"{name}/{key}"] = np.array(t.array)

@@ -21,6 +21,7 @@ from lamina.distributed.batchnorm import SyncBatchNorm
 from lamina.distributed.comm import (
     ReduceOp,
     abort,
+    abort_on_error,
     all_gather,
     all_gather_object,
     all_reduce,
@@ -45,5 +46,5 @@ convert_sync_batchnorm = SyncBatchNorm.convert_sync_batchnorm
 
 __all__ = ["init", "init_process_group", "is_initialized", "is_available", "launched", "rank", "world_size",
            "get_rank", "get_world_size", "barrier", "all_reduce", "broadcast", "all_gather", "broadcast_object_list",
-           "all_gather_object", "ReduceOp", "abort", "describe", "DistributedDataParallel", "SyncBatchNorm",
-           "convert_sync_batchnorm", "DistributedSampler"]
+           "all_gather_object", "ReduceOp", "abort", "abort_on_error", "describe", "DistributedDataParallel",
+           "SyncBatchNorm", "convert_sync_batchnorm", "DistributedSampler"]

@@ -263,6 +263,24 @@ def abort(message: str, code: int = 1) -> None:
         os._exit(code)
 
 
+class abort_on_error:
+    """``with abort_on_error():`` an exception inside (even one the caller would catch and turn into an exit
+    status) ends the whole job through ``abort``, naming this rank: the other ranks would otherwise wait for it
+    in their next collective. A job of one process just lets it through."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, value, tb):
+        if kind is None or not is_initialized() or world_size() == 1:
+            return False
+        if issubclass(kind, SystemExit) and value.code in (None, 0):
+            return False
+        if os.environ.get("LAMINA_DEBUG"):  # as the lamina command: tracebacks only when asked for
+            sys.stderr.write("".join(traceback.format_exception(kind, value, tb)))
+        abort(f"{kind.__name__}: {value}" if str(value) else kind.__name__, 130 if kind is KeyboardInterrupt else 1)
+
+
 def _install_failure_handling() -> None:
     previous = sys.excepthook
 
