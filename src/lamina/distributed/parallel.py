@@ -84,6 +84,8 @@ class GradReducer:
             extra[...] = flat[offset:offset + k]
 
     def reduce(self, extra: np.ndarray | None = None) -> None:
+        if comm.world_size() == 1:  # nothing to average (and ``extra`` is its own sum)
+            return
         for b in range(len(self.buckets)):
             self.reduce_bucket(b, extra if b == len(self.buckets) - 1 else None)
 
@@ -156,7 +158,8 @@ class DistributedDataParallel(Module):
             ready.add(i)
             if len(ready) == len(self.reducer.buckets[b]):
                 ready.clear()
-                self.reducer.reduce_bucket(b)
+                if comm.world_size() > 1:
+                    self.reducer.reduce_bucket(b)
         return hook
 
     def forward(self, *inputs, **kwargs):
