@@ -139,6 +139,36 @@ def report(runs: list) -> str:
     return "\n".join(lines)
 
 
+NETWORKS = {"10 Gbit/s": (10e9 / 8, 25e-6), "100 Gbit/s": (100e9 / 8, 3e-6)}  # bytes/s, latency per message
+
+
+def ring_allreduce(p: int, nbytes: float, bandwidth: float, latency: float) -> float:
+    """Seconds for a ring all-reduce: 2(p−1) steps (reduce-scatter, then all-gather), each moving nbytes/p."""
+    return 2 * (p - 1) / p * nbytes / bandwidth + 2 * (p - 1) * latency
+
+
+def halving_doubling_allreduce(p: int, nbytes: float, bandwidth: float, latency: float) -> float:
+    """Seconds for Rabenseifner's all-reduce (MPICH's choice for long messages): the same bytes, 2·log2(p) steps."""
+    return 2 * (p - 1) / p * nbytes / bandwidth + 2 * np.log2(p) * latency
+
+
+def predictions(runs: list) -> str:
+    """Predicted scaling efficiency compute / (compute + all-reduce) at 8, 64 and 512 processes, from the
+    measured compute of one process and the gradient bytes (no overlap of the two)."""
+    lines = ["| model | network | processes | ring all-reduce ms | efficiency (ring) | halving-doubling ms | "
+             "efficiency (halving-doubling) |", "|---|---|---|---|---|---|---|"]
+    single = next(run for run in runs if run["procs"] == 1)
+    for name, m in single["models"].items():
+        for net, (bandwidth, latency) in NETWORKS.items():
+            for p in (8, 64, 512):
+                ring = ring_allreduce(p, m["bytes"], bandwidth, latency)
+                hd = halving_doubling_allreduce(p, m["bytes"], bandwidth, latency)
+                c = m["compute"]
+                lines.append(f"| {name} | {net} | {p} | {ring * 1e3:.2f} | {c / (c + ring):.2f} | {hd * 1e3:.2f} | "
+                             f"{c / (c + hd):.2f} |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--procs", default="1,2,4")
@@ -153,6 +183,9 @@ def main(argv=None) -> None:
     text = (f"{time.strftime('%Y-%m-%d %H:%M')} UTC, {os.cpu_count()} cores, load average "
             f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} after the runs; medians over {args.steps} steps, "
             f"the slowest process's\n\n" + report(runs))
+    if any(run["procs"] == 1 for run in runs):
+        text += ("\n\nPredicted from one process's compute time, per network (bandwidth; latency per message: "
+                 + ", ".join(f"{k}: {v[1] * 1e6:g} µs" for k, v in NETWORKS.items()) + ")\n\n" + predictions(runs))
     print(text)
     if args.out:
         Path(args.out).write_text(text + "\n")
