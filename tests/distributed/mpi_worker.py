@@ -14,7 +14,7 @@ import lamina
 from lamina import distributed as dist
 from lamina import nn, optim
 from lamina.training import fit
-from lamina.training.callbacks import Callback
+from lamina.training.callbacks import Callback, CSVLogger
 
 STEPS, GLOBAL_BATCH = 3, 24
 
@@ -91,7 +91,8 @@ def fitting(out: Path, epochs: int, resume: bool, fail=None):
     history = fit(model, (X, y), loss=nn.CrossEntropyLoss(), optimizer=optim.Adam(model.parameters(), lr=0.01),
                   epochs=epochs, batch_size=24, metrics=["accuracy"], progress=False, distributed=True,
                   checkpoint=ckpt, resume=ckpt if resume else None,
-                  callbacks=[Fail(fail)] if fail else [], health=False)
+                  callbacks=[CSVLogger(out / f"log-written-by-{dist.rank()}.csv")] + ([Fail(fail)] if fail else []),
+                  health=False)
     r = dist.rank()
     np.savez(out / f"rank{r}.npz", **{k: np.array(t.array) for k, t in model.state_dict().items()})
     (out / f"rank{r}.json").write_text(json.dumps(history.to_dict()))

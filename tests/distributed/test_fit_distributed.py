@@ -29,6 +29,7 @@ def test_resume_at_world_size_2_from_a_checkpoint_written_at_4(single, tmp_path)
     job = run_job(4, "fit-1", tmp_path)
     assert re.search(r"lamina.distributed: 4 processes \(rank:pid@host 0:\d+@\S+ 1:\d+@", job.stderr)
     assert [p.name for p in (tmp_path / "run").iterdir()] == ["checkpoint.ckpt"]  # rank 0 alone wrote
+    assert [p.name for p in tmp_path.glob("log-*.csv")] == ["log-written-by-0.csv"]  # the others' CSVLogger muted
     first = weights(tmp_path)
     run_job(2, "fit-2-resume", tmp_path)
     resumed = weights(tmp_path)

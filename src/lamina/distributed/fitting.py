@@ -11,6 +11,7 @@
 - Each epoch (``on_epoch_end``, before every other callback): the logs are averaged over the ranks (throughput
   summed, epoch time the slowest rank's), in the History too, so that early stopping and schedulers decide
   alike on every rank.
+- Validation data is not sharded: every rank evaluates all of it (the same weights give the same figures).
 - Rank 0 alone shows progress and writes checkpoints and logs: on the other ranks fit's progress bar,
   checkpoint and health warnings are off and the user's CSVLogger, JSONLogger and ModelCheckpoint are muted
   (kept in place, so their states still line up with a checkpoint's).
