@@ -68,7 +68,11 @@ def _train(args, parallel: bool = False) -> int:
             distributed.broadcast_object_list(run, 0)
         run = run[0]
     kind = model_kind(config)
+    if parallel and not main:
+        distributed.barrier()  # rank 0 loads the data first: a dataset that is downloaded is fetched once
     data = _load_data(config["data"], config["seed"], images=kind.images)
+    if parallel and main:
+        distributed.barrier()
     task = data["task"]
     if not args.resume:
         config["task"] = task
