@@ -256,7 +256,7 @@ def abort(message: str, code: int = 1) -> None:
         sys.stderr.write(f"lamina.distributed: {who} failed: {message}; aborting the job\n")
         sys.stderr.flush()
         sys.stdout.flush()
-        time.sleep(0.5)  # mpiexec forwards the output it has read; the abort would cut the rest
+        time.sleep(1.0)  # mpiexec forwards the output it has read; the abort would cut the rest
     finally:
         if comm is not None:
             comm.Abort(code)
