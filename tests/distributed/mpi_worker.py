@@ -69,6 +69,29 @@ def ddp(out: Path):
     np.savez(out / f"rank{r}.npz", **result)
 
 
+class PartlyUsed(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.used, self.extra = nn.Linear(6, 3), nn.Linear(6, 3)
+
+    def forward(self, x):
+        return self.used(x)
+
+
+def unused(out: Path):
+    """find_unused_parameters=True trains a model with a parameter that takes no part; without it the next
+    forward raises, naming the parameters left without a gradient."""
+    X, y = data()
+    for find in (True, False):
+        lamina.manual_seed(0)
+        model = dist.DistributedDataParallel(PartlyUsed(), find_unused_parameters=find)
+        for k in range(2):
+            rows = np.array_split(np.arange(k * GLOBAL_BATCH, (k + 1) * GLOBAL_BATCH), dist.world_size())[dist.rank()]
+            nn.CrossEntropyLoss()(model(lamina.from_numpy(X[rows])), lamina.from_numpy(y[rows])).backward()
+        if find:
+            (out / f"rank{dist.rank()}.txt").write_text(repr(model.module.used.weight.grad.array.tolist()))
+
+
 class Fail(Callback):
     """Kill (SIGKILL) or raise on rank 1 at the second step of the second epoch."""
 
@@ -110,6 +133,8 @@ def main():
         dist.init()
         if scenario == "ddp":
             ddp(out)
+        elif scenario == "unused":
+            unused(out)
         elif scenario == "mismatch":
             dist.DistributedDataParallel(net(hidden=16 + dist.rank()))
         elif scenario.startswith("fit"):  # fit-EPOCHS, fit-EPOCHS-resume, fit-2-kill, fit-2-raise

@@ -67,3 +67,11 @@ def test_models_that_differ_between_ranks_are_named(tmp_path):
     job = run_job(2, "mismatch", tmp_path, timeout=60, check=False)
     assert job.returncode != 0
     assert "rank 1's model differs from rank 0's: 0.weight: shape (16, 6) on rank 0, (17, 6) on rank 1" in job.stderr
+
+
+def test_parameters_without_gradient_need_find_unused_parameters(tmp_path):
+    job = run_job(2, "unused", tmp_path, timeout=60, check=False)
+    assert (tmp_path / "rank0.txt").read_text() == (tmp_path / "rank1.txt").read_text()  # averaged alike
+    assert job.returncode != 0
+    assert ("DistributedDataParallel: the last backward gave no gradient to extra.weight, extra.bias" in job.stderr
+            and "find_unused_parameters=True" in job.stderr), job.stderr

@@ -178,8 +178,8 @@ class DistributedDataParallel(Module):
         if not pending:
             return
         names = {id(p): n for n, p in self.module.named_parameters()}
-        missing = [names[id(self.reducer.params[i])] for b, ready in enumerate(self._ready) if ready
-                   for i in self.reducer.buckets[b] if i not in ready]
+        missing = [names[id(self.reducer.params[i])] for i in sorted(
+            i for b, ready in enumerate(self._ready) if ready for i in self.reducer.buckets[b] if i not in ready)]
         for ready in self._ready:
             ready.clear()
         raise RuntimeError("DistributedDataParallel: the last backward gave no gradient to "
