@@ -69,6 +69,30 @@ def ddp(out: Path):
     np.savez(out / f"rank{r}.npz", **result)
 
 
+def collectives(out: Path):
+    """Each collective on tensors of rank-dependent values; rank r writes what it got."""
+    r, p = dist.rank(), dist.world_size()
+    got = {}
+    for op in ("SUM", "AVG", "PRODUCT", "MIN", "MAX"):
+        t = lamina.tensor([[r + 1.0, -r], [2.0 * r, 0.5]])
+        dist.all_reduce(t, getattr(dist.ReduceOp, op))
+        got[op] = t.array
+    weight = nn.Linear(3, 2).weight  # Linear keeps its weight column-major
+    weight.array[...] = r
+    dist.all_reduce(weight)
+    got["fortran"] = weight.array
+    t = lamina.tensor([r, r * 10], dtype=lamina.int64)
+    dist.broadcast(t, src=p - 1)
+    got["broadcast"] = t.array
+    parts = [lamina.zeros(2) for _ in range(p)]
+    dist.all_gather(parts, lamina.tensor([r, -r], dtype=lamina.float32))
+    got["all_gather"] = np.stack([x.array for x in parts])
+    objects = [f"from {r}", {"rank": r}]
+    dist.broadcast_object_list(objects, src=1)
+    got["objects"] = np.array([json.dumps(objects)])
+    np.savez(out / f"rank{r}.npz", **got)
+
+
 class PartlyUsed(nn.Module):
     def __init__(self):
         super().__init__()
@@ -133,6 +157,8 @@ def main():
         dist.init()
         if scenario == "ddp":
             ddp(out)
+        elif scenario == "collectives":
+            collectives(out)
         elif scenario == "unused":
             unused(out)
         elif scenario == "mismatch":
