@@ -2,11 +2,16 @@
 world size; and failures: a rank that dies, raises, hangs or builds another model ends the job, naming it."""
 
 import json
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
-from conftest import run_job
+from conftest import WORKER, mpiexec, run_job
 
 
 def weights(folder, r=0):
@@ -75,3 +80,22 @@ def test_parameters_without_gradient_need_find_unused_parameters(tmp_path):
     assert job.returncode != 0
     assert ("DistributedDataParallel: the last backward gave no gradient to extra.weight, extra.bias" in job.stderr
             and "find_unused_parameters=True" in job.stderr), job.stderr
+
+
+def test_ctrl_c_stops_every_rank_after_the_same_step(tmp_path):
+    pytest.importorskip("mpi4py")
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", LAMINA_KERNELS="0")
+    proc = subprocess.Popen([mpiexec(), "-n", "2", sys.executable, str(WORKER), "fit-1000", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        proc.stderr.readline()  # rank 0's first line: training has started
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGINT)  # mpiexec passes Ctrl-C on to every process
+        proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    h0, h1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
+    assert h0["interrupted"] and h1["interrupted"]
+    assert 0 < len(h0["epoch"]) == len(h1["epoch"]) < 1000
+    assert weights(tmp_path).keys() == weights(tmp_path, 1).keys()
+    assert all(np.array_equal(weights(tmp_path)[k], weights(tmp_path, 1)[k]) for k in weights(tmp_path))

@@ -6,7 +6,9 @@
 - Start: every rank's model is checked against rank 0's (names and shapes) and gets rank 0's weights and buffers;
   rank r > 0 then draws its dropout masks from its own stream (the global generator jumped r times).
 - Each step (``on_before_optimizer_step``): the gradients are averaged over the ranks in flat buckets, the
-  stop flag rides along (a Ctrl-C or a callback's stop on any rank stops every rank after the same step), and
+  stop flag rides along (a Ctrl-C, or a stop asked by a callback before the optimizer step, on any rank stops
+  every rank after the same step; a callback that stops later, at a batch's or epoch's end, must decide alike
+  on every rank, as EarlyStopping does on the averaged logs), and
   rank 0's buffers (BatchNorm's running statistics) are broadcast, as DistributedDataParallel does.
 - Each epoch (``on_epoch_end``, before every other callback): the logs are averaged over the ranks (throughput
   summed, epoch time the slowest rank's), in the History too, so that early stopping and schedulers decide
@@ -20,7 +22,9 @@
 from __future__ import annotations
 
 import math
+import signal
 import sys
+import threading
 
 import numpy as np
 
@@ -87,6 +91,7 @@ class DataParallelFit(Callback):
         self.health = health and self.main
         self.checkpoint = checkpoint if self.main else None
         self.flags = np.zeros(2, dtype=self.reducer.dtype)  # stop, interrupted
+        self.ctrl_c = None  # None: fit's Ctrl-C handler is in place; then whether Ctrl-C was pressed
 
     def on_train_begin(self, logs):
         broadcast_state(self.model)
@@ -99,10 +104,20 @@ class DataParallelFit(Callback):
 
     def on_epoch_begin(self, epoch, logs):
         self.loader.sampler.set_epoch(epoch)
+        if self.ctrl_c is None and threading.current_thread() is threading.main_thread():
+            # in place of fit's Ctrl-C handler (which restores its predecessor at the end): a Ctrl-C is only noted
+            # here, and every rank stops after the step whose averaging first carries it, never one step apart
+            self.ctrl_c = False
+            signal.signal(signal.SIGINT, self._on_ctrl_c)
+
+    def _on_ctrl_c(self, signum, frame):
+        if self.ctrl_c:
+            raise KeyboardInterrupt
+        self.ctrl_c = True
 
     def on_before_optimizer_step(self, logs):
         state = self.state
-        self.flags[:] = (state.stop_training, state.interrupted)
+        self.flags[:] = (state.stop_training or bool(self.ctrl_c), state.interrupted or bool(self.ctrl_c))
         self.reducer.reduce(self.flags)
         if self.flags[0]:  # any rank asked to stop: all stop after this step
             state.stop_training = True
