@@ -2,7 +2,7 @@
 
 import json
 
-from conftest import run_python
+from mpi_jobs import run_python
 
 TRAIN = ["-m", "lamina.cli", "train", "--data", "xor", "--hidden", "8", "--no-progress"]
 

@@ -4,7 +4,7 @@ values, in place, whatever the tensor's dtype and memory order."""
 import json
 
 import numpy as np
-from conftest import run_job
+from mpi_jobs import run_job
 
 
 def test_all_reduce_broadcast_and_all_gather_on_three_ranks(tmp_path):

@@ -3,7 +3,7 @@ bitwise-identical weights, equal (to 1e-6 relative) to one process stepping on t
 
 import numpy as np
 import pytest
-from conftest import run_job
+from mpi_jobs import run_job
 from mpi_worker import GLOBAL_BATCH, STEPS, VARIANTS, data, make_opt, net
 
 import lamina

@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import WORKER, mpiexec, run_job
+from mpi_jobs import WORKER, mpiexec, run_job
 
 
 def weights(folder, r=0):
