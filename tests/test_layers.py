@@ -14,12 +14,13 @@ LAYERS = [
     {"nn", "optim"},
     {"data", "datasets", "metrics", "serialization", "utils"},
     {"training", "callbacks"},
-    {"viz"},
+    {"viz", "distributed"},
     {"plot", "cli"},
 ]
 RANK = {part: i for i, layer in enumerate(LAYERS) for part in layer}
-# tensor.py's methods call the ops: it imports them at its end (the one upward arrow, see tensor.py)
-EXCEPTIONS = {("tensor", "ops")}
+# tensor.py's methods call the ops: it imports them at its end (see tensor.py); fit(distributed=True) imports
+# lamina.distributed, which is built on training's callbacks, when it is asked for (see training/loop.py)
+EXCEPTIONS = {("tensor", "ops"), ("training", "distributed")}
 
 
 def _imports(path: Path):

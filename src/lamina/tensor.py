@@ -13,7 +13,7 @@ import weakref
 import numpy as np
 
 from lamina import random as _random
-from lamina.autograd.engine import add_leaf_hooks, owned, run_backward
+from lamina.autograd.engine import add_leaf_hooks, owned, post_accumulate_hooks, run_backward
 from lamina.autograd.grad_mode import is_grad_enabled
 from lamina.autograd.hooks import RemovableHandle
 from lamina.dtypes import bool_, check_device, cpu_only, device, dtype_name, float16, float32, float64, int32, int64
@@ -286,11 +286,17 @@ class Tensor(TensorMath):
         if inputs is not None:
             inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
         owners = set()
-        for t, g in run_backward((self,), (self._root_grad(gradient),), retain_graph, inputs).items():
+        grads = run_backward((self,), (self._root_grad(gradient),), retain_graph, inputs)
+        for t, g in grads.items():
             if t.grad is None:
                 t.grad = Tensor._make(owned(g, t.array.dtype, owners), False, None)
             else:
                 t.grad.array += g  # casts to .grad's dtype
+        if post_accumulate_hooks:
+            for t in grads:
+                hooks = post_accumulate_hooks.get(id(t))
+                for hook in list(hooks.values()) if hooks else ():
+                    hook(t)
 
     def _root_grad(self, gradient) -> np.ndarray:
         """The gradient that starts a backward sweep from this tensor: ones for a scalar, else ``gradient``."""
@@ -334,6 +340,14 @@ class Tensor(TensorMath):
         else:
             hooks = add_leaf_hooks(self)
         return RemovableHandle.add(hooks, hook)
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """``hook(tensor)`` runs after ``backward()`` has accumulated this leaf's ``.grad`` (PyTorch's name; what
+        ``DistributedDataParallel`` uses to average gradients). Returns a handle whose ``remove()`` unregisters it."""
+        if not self.requires_grad or self.grad_fn is not None:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors or on tensors "
+                               "that do not require grad")
+        return RemovableHandle.add(add_leaf_hooks(self, post_accumulate_hooks), hook)
 
     def zero_(self) -> Tensor:
         self._check_inplace()

@@ -21,12 +21,17 @@ FREED = ("Trying to backward through the graph a second time: its saved buffers 
 leaf_hooks: dict = {}
 
 
-def add_leaf_hooks(t) -> dict:
-    """The hook dict of leaf tensor ``t``, made on first use."""
-    if id(t) not in leaf_hooks:
-        leaf_hooks[id(t)] = {}
-        weakref.finalize(t, leaf_hooks.pop, id(t), None)
-    return leaf_hooks[id(t)]
+# id(leaf tensor) -> hooks run after backward has accumulated its .grad (Tensor.register_post_accumulate_grad_hook)
+post_accumulate_hooks: dict = {}
+
+
+def add_leaf_hooks(t, table: dict | None = None) -> dict:
+    """The hook dict of leaf tensor ``t`` in ``table`` (default ``leaf_hooks``), made on first use."""
+    table = leaf_hooks if table is None else table
+    if id(t) not in table:
+        table[id(t)] = {}
+        weakref.finalize(t, table.pop, id(t), None)
+    return table[id(t)]
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:

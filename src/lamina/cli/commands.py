@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 import lamina
-from lamina import metrics
+from lamina import distributed, metrics
 from lamina.cli.runs import (
     _RUN_SETTINGS,
     CLIError,
@@ -38,6 +38,16 @@ from lamina.training.health import TrainingHealth
 
 
 def cmd_train(args) -> int:
+    if not distributed.launched():
+        return _train(args)
+    # under `mpiexec -n P` (P > 1): data-parallel; rank 0 alone writes, and any rank's error ends the whole job
+    distributed.init()
+    with distributed.abort_on_error():
+        return _train(args, parallel=True)
+
+
+def _train(args, parallel: bool = False) -> int:
+    main = not parallel or distributed.rank() == 0
     if args.resume:
         fixed = [f"--{k.replace('_', '-')}" for k in _RUN_SETTINGS if getattr(args, k) not in (None, False)]
         if fixed:
@@ -49,12 +59,20 @@ def cmd_train(args) -> int:
             raise CLIError(f"cannot resume {run}: checkpoint.ckpt is missing")
         if args.epochs is not None:
             config["epochs"] = args.epochs
-            _write_json(run / "config.json", config)
+            if main:
+                _write_json(run / "config.json", config)
     else:
         config = _new_config(args)
-        run = _new_run_dir(args.out, config["dataset"])
+        run = [_new_run_dir(args.out, config["dataset"])]
+        if parallel:  # rank 0's clock names the folder
+            distributed.broadcast_object_list(run, 0)
+        run = run[0]
     kind = model_kind(config)
+    if parallel and not main:
+        distributed.barrier()  # rank 0 loads the data first: a dataset that is downloaded is fetched once
     data = _load_data(config["data"], config["seed"], images=kind.images)
+    if parallel and main:
+        distributed.barrier()
     task = data["task"]
     if not args.resume:
         config["task"] = task
@@ -75,7 +93,7 @@ def cmd_train(args) -> int:
         model = build_model(config)
     except ValueError as err:  # sizes that make no model, e.g. too many convolution blocks for a small image
         raise CLIError(_message(err)) from None
-    if not args.resume:  # written once the config is known to make a model
+    if not args.resume and main:  # written once the config is known to make a model
         run.mkdir(parents=True, exist_ok=True)
         _write_json(run / "config.json", config)
     train = (X_train, y_train)
@@ -86,13 +104,15 @@ def cmd_train(args) -> int:
     loss = _loss(config)
     metric = "accuracy" if task == "classification" else "r2"
     progress = not args.no_progress
-    if progress:
+    if progress and main:
         print(f"training {config['dataset']} ({task}, {len(X_train)} train / {len(X_test)} test samples) "
               f"-> {run}", file=sys.stderr)
     history = fit(model, train, loss=loss, optimizer=optimizer, epochs=config["epochs"],
                   val=(X_test, y_test), metrics=[metric], batch_size=config["batch_size"], progress=progress,
                   checkpoint=run / "checkpoint.ckpt", resume=run / "checkpoint.ckpt" if args.resume else None,
-                  callbacks=[GradientMonitor(every=10), TrainingHealth(warn=False)])
+                  callbacks=[GradientMonitor(every=10), TrainingHealth(warn=False)], distributed=parallel)
+    if not main:
+        return 0
     save(model.state_dict(), run / "model.safetensors")
     _write_json(run / "history.json", history.to_dict())
     _write_json(run / "health.json", history.health.to_dict())

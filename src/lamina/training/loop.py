@@ -111,7 +111,8 @@ class _CtrlC:
 
 def fit(model, train, *, loss, optimizer, epochs: int, val=None, metrics=(), callbacks=(), scheduler=None,
         batch_size: int = 32, shuffle: bool = True, progress=True, checkpoint=None, resume=None,
-        scheduler_interval: str | None = None, clip_grad_norm: float | None = None, health: bool = True) -> History:
+        scheduler_interval: str | None = None, clip_grad_norm: float | None = None, health: bool = True,
+        distributed: bool = False) -> History:
     """Train ``model`` for ``epochs`` epochs and return the ``History``.
 
     ``train``/``val``: a DataLoader, a Dataset or an (X, y) pair of arrays or Tensors. ``loss``: a loss module
@@ -129,6 +130,10 @@ def fit(model, train, *, loss, optimizer, epochs: int, val=None, metrics=(), cal
     exploding gradients, dead ReLUs and symmetric units; ``health=False`` turns it off. (Pass one in
     ``callbacks`` to carry its records through checkpoints: fit's own is not saved in them.) Each batch is one
     ``train_step``; the options above are callbacks (see ``lamina.training.callbacks``).
+    ``distributed=True``: data-parallel training over the processes of an MPI job (``mpiexec -n 4 python
+    train.py``; see ``lamina.distributed.fitting``): each rank trains on its share of every batch (``batch_size``
+    stays the global batch), gradients and metrics are averaged over the ranks, and rank 0 alone shows progress
+    and writes checkpoints and logs; ``resume`` works at any number of processes.
     """
     if epochs < 0:
         raise ValueError(f"epochs must be >= 0, got {epochs}")
@@ -138,16 +143,24 @@ def fit(model, train, *, loss, optimizer, epochs: int, val=None, metrics=(), cal
     val_loader = None if val is None else loader(val, max(batch_size, 256), False, loss, "val")
     fns = metric_fns(metrics)
     user = CallbackList(callbacks)
-    watch = [TrainingHealth()] if health and not any(isinstance(cb, TrainingHealth) for cb in user.callbacks) else []
     if resume is True:
         if checkpoint is None:
             raise ValueError("resume=True needs checkpoint= to say where the checkpoint is")
         resume = checkpoint
     if checkpoint is None and resume is not None:
         checkpoint = resume
+    parallel = []
+    if distributed:  # the one upward import: lamina.distributed sits above training (README, architecture)
+        from lamina.distributed.fitting import DataParallelFit
+
+        dp = DataParallelFit(model, train_loader, user.callbacks, progress=progress, health=health,
+                             checkpoint=checkpoint)
+        parallel, train_loader, user = [dp], dp.loader, CallbackList(dp.callbacks)
+        progress, health, checkpoint = dp.progress, dp.health, dp.checkpoint
+    watch = [TrainingHealth()] if health and not any(isinstance(cb, TrainingHealth) for cb in user.callbacks) else []
     state = TrainingState(model, optimizer, scheduler, History(), epochs, checkpoint_path(checkpoint),
                           loader=train_loader, callbacks=user.callbacks)
-    every = CallbackList(fit_callbacks(user.callbacks + watch, progress=progress, scheduler=scheduler,
+    every = CallbackList(parallel + fit_callbacks(user.callbacks + watch, progress=progress, scheduler=scheduler,
                                        scheduler_interval=scheduler_interval, clip_grad_norm=clip_grad_norm,
                                        checkpoint=state.checkpoint))
     every.set_state(state)
