@@ -109,7 +109,7 @@ def parse_flag(name: str, text: str) -> Dimension:
         try:
             return _dimension(name, spec)
         except ValueError as err:
-            raise ValueError(str(err).replace("search space: ", f"--{name.replace('_', '-')} ")) from None
+            raise ValueError(str(err).replace(f"search space: {name}:", f"--{name.replace('_', '-')}:")) from None
     if "," in text:
         return _dimension(name, [_scalar(t) for t in text.split(",") if t.strip()])
     return Dimension("fixed", value=_scalar(text))
