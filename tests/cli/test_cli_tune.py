@@ -95,7 +95,8 @@ def tune_command(out, trials, epochs=4):
 
 def test_a_study_killed_mid_trial_resumes(tmp_path):
     out = tmp_path / "s"
-    proc = subprocess.Popen(tune_command(out, 4), env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    command = tune_command(out, 3, epochs=12)  # trials of a few seconds: the kill lands well inside one
+    proc = subprocess.Popen(command, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 300
     killed = None
     while killed is None and time.monotonic() < deadline and proc.poll() is None:
@@ -113,20 +114,20 @@ def test_a_study_killed_mid_trial_resumes(tmp_path):
     proc.wait()
     assert killed is not None, "the search ended before it could be killed mid-trial"
     assert load(out).trials[killed].state.name == "RUNNING"  # as the kill left it
-    done = subprocess.run(tune_command(out, 4), env=ENV, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(command, env=ENV, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     trials = load(out).trials
     assert trials[killed].state.name == "FAIL" and trials[killed].user_attrs["lamina_process_died"]
     others = [t for t in trials if t.number != killed]
-    assert len(others) == 4 and all(t.state.name in ("COMPLETE", "PRUNED") for t in others)
-    assert sorted(t.number for t in trials) == list(range(5))
+    assert len(others) == 3 and all(t.state.name in ("COMPLETE", "PRUNED") for t in others)
+    assert sorted(t.number for t in trials) == list(range(4))
     assert subprocess.run([sys.executable, "-m", "lamina.cli", "evaluate", str(out / "best")], env=ENV,
                           capture_output=True, text=True).returncode == 0
 
 
 def test_two_processes_share_one_study(tmp_path):
     out = tmp_path / "s"
-    procs = [subprocess.Popen(tune_command(out, 8, epochs=3), env=ENV, stdout=subprocess.PIPE,
+    procs = [subprocess.Popen(tune_command(out, 8, epochs=8), env=ENV, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for _ in range(2)]
     results = [p.communicate(timeout=600) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], [err for _, err in results]

@@ -84,7 +84,7 @@ def test_pruning_callback_in_a_loop_of_ones_own():
             callback.on_epoch_end(epoch, {"val_accuracy": value})
         return curves[trial.number][-1]
 
-    study = search(objective, 4, startup_trials=2, warmup_epochs=0)
+    study = search(objective, 4, pruner_startup=2, warmup_epochs=0)
     assert [t.state.name for t in study.trials] == ["COMPLETE", "COMPLETE", "PRUNED", "COMPLETE"]
     assert seen[2].pruned_epoch == 0 and study.trials[2].intermediate_values == {0: 0.1}
     assert seen[3].pruned_epoch is None and study.best_value == 0.9

@@ -46,7 +46,8 @@ def add_parser(sub, positive_float) -> None:
         t.add_argument(f"--{name.replace('_', '-')}", metavar="SPACE",
                        help=f"LOW:HIGH[:log|:linear], a,b,c or one value (default {example})")
     t.add_argument("--validation-fraction", type=positive_float, help="of the training split (default 0.2)")
-    t.add_argument("--startup-trials", type=int, help="random trials before TPE, and before pruning (default 5)")
+    t.add_argument("--startup-trials", type=int, help="random trials before TPE's own (default 10)")
+    t.add_argument("--pruner-startup", type=int, help="finished trials before any is pruned (default 5)")
     t.add_argument("--no-pruning", action="store_true", help="finish every trial")
     t.add_argument("--storage", metavar="URL", help="Optuna storage (default sqlite:///<out>/tune.db)")
     t.add_argument("--study", metavar="NAME", help="study name in the storage (default lamina-tune)")
@@ -94,7 +95,7 @@ def cmd_tune(args) -> int:
     settings: dict = {}
     space = _space(args, settings)
     unknown = set(settings) - {"data", "csv", "target", "task", "trials", "timeout", "epochs", "validation_fraction",
-                               "startup_trials", "storage", "study", "seed", "out", "test_size"}
+                               "startup_trials", "pruner_startup", "storage", "study", "seed", "out", "test_size"}
     if unknown:
         raise CLIError(f"{args.space}: unknown setting(s) in [tune]: {', '.join(sorted(unknown))}")
     for key in ("data", "csv", "target", "task", "test_size", "root"):
@@ -105,10 +106,11 @@ def cmd_tune(args) -> int:
     name, data_spec = _data_spec(args)
     seed = _setting(args, settings, "seed", 0)
     trials = _setting(args, settings, "trials", 20)
-    startup = _setting(args, settings, "startup_trials", 5)
+    startup = _setting(args, settings, "startup_trials", 10)
+    pruner_startup = _setting(args, settings, "pruner_startup", 5)
     fraction = _setting(args, settings, "validation_fraction", 0.2)
-    if trials < 1 or startup < 0:
-        raise CLIError("--trials must be positive and --startup-trials not negative")
+    if trials < 1 or startup < 0 or pruner_startup < 0:
+        raise CLIError("--trials must be positive, --startup-trials and --pruner-startup not negative")
     if not 0 < fraction < 1:
         raise CLIError(f"--validation-fraction must be between 0 and 1, got {fraction}")
     kind = MODEL_KINDS["mlp"]
@@ -169,7 +171,7 @@ def cmd_tune(args) -> int:
     try:
         study = search(search_config, trials, storage=storage, study_name=study_name,
                        timeout=_setting(args, settings, "timeout", None), seed=seed, startup_trials=startup,
-                       pruning=not args.no_pruning, on_trial=report)
+                       pruner_startup=pruner_startup, pruning=not args.no_pruning, on_trial=report)
     except ValueError as err:
         raise CLIError(_message(err)) from None
     elapsed = time.perf_counter() - started

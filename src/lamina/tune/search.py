@@ -135,8 +135,8 @@ def _config_objective(config: dict):
 
 
 def search(objective_or_config, n_trials: int, *, storage=None, study_name: str | None = None,
-           direction: str | None = None, timeout: float | None = None, seed: int | None = 0, startup_trials: int = 5,
-           warmup_epochs: int = 2, pruning: bool = True, on_trial=None):
+           direction: str | None = None, timeout: float | None = None, seed: int | None = 0, startup_trials: int = 10,
+           pruner_startup: int = 5, warmup_epochs: int = 2, pruning: bool = True, on_trial=None):
     """Run an Optuna study to ``n_trials`` trials (counted over every process that works on it) and return it.
 
     ``objective_or_config``: an Optuna objective ``f(trial) -> float`` (use ``PruningCallback`` in its ``fit`` to
@@ -147,8 +147,9 @@ def search(objective_or_config, n_trials: int, *, storage=None, study_name: str 
     shareable), or an Optuna storage. ``study_name`` names the study in it (created or continued).
     ``direction``: 'maximize' or 'minimize' (a config's follows its monitor). The sampler is TPE (its first
     ``startup_trials`` random), seeded from ``seed`` and from how many processes joined the study before, so two
-    processes draw differently; the pruner stops a trial whose value at an epoch is worse than the median of the
-    earlier trials at that epoch, after ``startup_trials`` trials and ``warmup_epochs`` epochs. ``timeout``: no
+    processes draw differently (Optuna's defaults otherwise); the pruner stops a trial whose value at an epoch is
+    worse than the median of the earlier trials at that epoch, once ``pruner_startup`` trials have finished and
+    after ``warmup_epochs`` epochs. ``timeout``: no
     trial starts after that many seconds. ``on_trial(study, frozen_trial)`` runs after each trial of this process.
     """
     optuna = optuna_module()
@@ -164,7 +165,7 @@ def search(objective_or_config, n_trials: int, *, storage=None, study_name: str 
     direction = direction or getattr(objective, "direction", "maximize")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     store = _storage(optuna, storage)
-    pruner = (optuna.pruners.MedianPruner(n_startup_trials=startup_trials, n_warmup_steps=warmup_epochs)
+    pruner = (optuna.pruners.MedianPruner(n_startup_trials=pruner_startup, n_warmup_steps=warmup_epochs)
               if pruning else optuna.pruners.NopPruner())
     with _study_lock(store):
         study = optuna.create_study(storage=store, study_name=study_name, direction=direction, load_if_exists=True,
