@@ -468,6 +468,7 @@ def plot_search_history(trials, path, direction: str = "maximize", metric: str =
         ax.scatter([t["number"] for t in pruned], [t["value"] for t in pruned], marker="x", color="0.45",
                    label=f"pruned ({len(pruned)}): last reported value")
     ax.set_xlabel("trial")
+    _integer_epochs(ax)
     ax.set_ylabel(metric)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
