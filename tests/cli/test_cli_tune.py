@@ -136,3 +136,17 @@ def test_two_processes_share_one_study(tmp_path):
     assert all(t.state.name in ("COMPLETE", "PRUNED") for t in trials)
     owners = {t.user_attrs["lamina_owner"]["pid"] for t in trials}
     assert owners == {p.pid for p in procs}  # both worked on it
+
+
+def test_regression_search_monitors_r2_and_its_best_run_evaluates(tmp_path, capsys):
+    out = tmp_path / "d"
+    code, stdout, err = run_cli(capsys, "tune", "--data", "diabetes", "--trials", 3, "--epochs", 5, "--out", out,
+                                "--depth", "1", "--width", "16,32")
+    assert code == 0, err
+    study = load(out)
+    assert study.direction == optuna.study.StudyDirection.MAXIMIZE and "val_r2=" in stdout
+    best = json.loads((out / "best.json").read_text())
+    config = json.loads((out / "best/config.json").read_text())
+    assert config["task"] == "regression" and config["n_outputs"] == 1 and "target_scaler" in config
+    code, stdout, _ = run_cli(capsys, "evaluate", out / "best")
+    assert code == 0 and f"test r2: {best['test']['r2']:.4f}" in stdout
