@@ -150,3 +150,27 @@ def test_regression_search_monitors_r2_and_its_best_run_evaluates(tmp_path, caps
     assert config["task"] == "regression" and config["n_outputs"] == 1 and "target_scaler" in config
     code, stdout, _ = run_cli(capsys, "evaluate", out / "best")
     assert code == 0 and f"test r2: {best['test']['r2']:.4f}" in stdout
+
+
+def test_cnn_search_on_images_gives_a_cnn_run(tmp_path, capsys):
+    out = tmp_path / "c"
+    code, stdout, err = run_cli(capsys, "tune", "--model", "cnn", "--data", "digits", "--trials", 2, "--epochs", 2,
+                                "--channels", "4,8 8,8", "--kernel-size", 3, "--depth", 1, "--width", 16,
+                                "--out", out)
+    assert code == 0, err
+    assert {r["channels"] for r in csv.DictReader(open(out / "trials.csv"))} <= {"4,8", "8,8"}
+    config = json.loads((out / "best/config.json").read_text())
+    assert config["model"] == "cnn" and config["kernel_size"] == 3 and config["hidden"] == [16]
+    assert config["channels"] in ([4, 8], [8, 8]) and config["image_shape"] == [1, 8, 8]
+    best = json.loads((out / "best.json").read_text())
+    code, stdout, _ = run_cli(capsys, "evaluate", out / "best")  # the weights load into `lamina train`'s CNN
+    assert code == 0 and f"test accuracy: {best['test']['accuracy']:.4f}" in stdout
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--channels", "4,8"], "--channels is for --model cnn"),
+    (["--model", "cnn", "--data", "iris"], "--model cnn searches on images: use --data shapes"),
+])
+def test_cnn_flags_need_images(tmp_path, capsys, argv, message):
+    code, _, err = run_cli(capsys, "tune", "--out", tmp_path / "s", *argv)
+    assert code == 2 and err.count("\n") == 1 and message in err, err

@@ -22,16 +22,46 @@ from pathlib import Path
 
 import numpy as np
 
-from lamina.cli.models import MODEL_KINDS
+from lamina import nn
+from lamina.cli.models import MODEL_KINDS, cnn_layers
 from lamina.cli.runs import DATASETS, CLIError, _load_data, _message, _prepare, _test_metrics, _write_json
 from lamina.serialization import save
 
-SPACE_FLAGS = ("lr", "depth", "width", "activation", "dropout", "batch_size", "optimizer", "weight_decay")
+SPACE_FLAGS = ("lr", "depth", "width", "activation", "dropout", "batch_size", "optimizer", "weight_decay", "channels",
+               "kernel_size")
+
+
+def image_cnn(n_outputs: int, image_shape, channels="6,16", kernel_size: int = 5, hidden=(120, 84),
+              activation: str = "relu", dropout: float = 0.0) -> nn.Sequential:
+    """`lamina train --model cnn`'s network on rows of pixels (what the estimators take): Unflatten to the image
+    shape, then the LeNet-style layers. ``channels`` may be text ('6,16'), as a search draws it."""
+    if isinstance(channels, str):
+        channels = tuple(int(c) for c in channels.split(",") if c.strip())
+    return nn.Sequential(nn.Unflatten(1, tuple(image_shape)),
+                         *cnn_layers(tuple(image_shape), tuple(channels), int(kernel_size), tuple(hidden), n_outputs,
+                                     activation, False, dropout))
+
+
+def _cnn_arguments(image_shape):
+    """The CNN's settings in a trial's draw become the module builder's arguments (module__*)."""
+    def adapt(params: dict) -> dict:
+        params = dict(params)
+        module = {"image_shape": tuple(image_shape)}
+        for key in ("channels", "kernel_size", "activation", "dropout"):
+            if key in params:
+                module[key] = params.pop(key)
+        if "hidden_layer_sizes" in params:
+            module["hidden"] = params.pop("hidden_layer_sizes")
+        return {**params, "module": image_cnn, **{f"module__{k}": v for k, v in module.items()}}
+
+    return adapt
 
 
 def add_parser(sub, positive_float) -> None:
     """Register ``lamina tune`` on the subcommand parsers."""
     t = sub.add_parser("tune", help="search hyperparameters with Optuna (pip install lamina[tune])")
+    t.add_argument("--model", choices=("mlp", "cnn"), help="mlp (default), or cnn: a LeNet-style network on images "
+                                                          "(--data shapes, digits, mnist or fashion_mnist)")
     t.add_argument("--data", help=f"bundled dataset: {', '.join(DATASETS)} (default digits)")
     t.add_argument("--csv", metavar="PATH", help="search on a CSV file instead (with --target)")
     t.add_argument("--target", metavar="COLUMN", help="the CSV column to predict")
@@ -42,7 +72,9 @@ def add_parser(sub, positive_float) -> None:
     t.add_argument("--space", metavar="FILE.toml", help="search space ([space]) and settings ([tune]) from TOML")
     for name, example in (("lr", "1e-4:3e-2 (log scale)"), ("depth", "1:3"), ("width", "32:512 (log scale)"),
                           ("activation", "relu,tanh,gelu"), ("dropout", "0:0.5"), ("batch_size", "16,32,64,128"),
-                          ("optimizer", "adam,adamw,momentum,rmsprop"), ("weight_decay", "1e-5:1e-2 or 0")):
+                          ("optimizer", "adam,adamw,momentum,rmsprop"), ("weight_decay", "1e-5:1e-2 or 0"),
+                          ("channels", "6,16 (cnn: one choice per text in quotes, e.g. '\"6,16\"')"),
+                          ("kernel_size", "3,5 (cnn)")):
         t.add_argument(f"--{name.replace('_', '-')}", metavar="SPACE",
                        help=f"LOW:HIGH[:log|:linear], a,b,c or one value (default {example})")
     t.add_argument("--validation-fraction", type=positive_float, help="of the training split (default 0.2)")
@@ -58,10 +90,10 @@ def add_parser(sub, positive_float) -> None:
     t.set_defaults(func=cmd_tune)
 
 
-def _space(args, settings: dict):
-    from lamina.tune.space import SearchSpace, default_space, load_space, parse_flag
+def _space(args, settings: dict, images: bool):
+    from lamina.tune.space import Dimension, SearchSpace, default_space, load_space, parse_flag
 
-    space = default_space()
+    space = default_space("image" if images else "table")
     if args.space:
         try:
             loaded, file_settings = load_space(args.space)
@@ -72,11 +104,19 @@ def _space(args, settings: dict):
     flags = {}
     for name in SPACE_FLAGS:
         text = getattr(args, name)
-        if text is not None:
-            try:
-                flags[name] = parse_flag(name, text)
-            except ValueError as err:
-                raise CLIError(_message(err)) from None
+        if text is None:
+            continue
+        if name in ("channels", "kernel_size") and not images:
+            raise CLIError(f"--{name.replace('_', '-')} is for --model cnn")
+        if name == "channels":  # 'a,b' is one network; choices are separated by spaces or semicolons
+            options = [o.strip() for o in text.replace(";", " ").split() if o.strip()]
+            flags[name] = Dimension("choice", choices=tuple(options)) if len(options) > 1 else \
+                Dimension("fixed", value=options[0])
+            continue
+        try:
+            flags[name] = parse_flag(name, text)
+        except ValueError as err:
+            raise CLIError(_message(err)) from None
     return space.updated(flags) if flags else SearchSpace(dict(space.dims))
 
 
@@ -93,7 +133,9 @@ def cmd_tune(args) -> int:
     except ImportError as err:
         raise CLIError(f"lamina tune needs Optuna: pip install lamina[tune] ({_message(err)})") from None
     settings: dict = {}
-    space = _space(args, settings)
+    model = args.model or "mlp"
+    kind = MODEL_KINDS[model]
+    space = _space(args, settings, kind.images)
     unknown = set(settings) - {"data", "csv", "target", "task", "trials", "timeout", "epochs", "validation_fraction",
                                "startup_trials", "pruner_startup", "storage", "study", "seed", "out", "test_size"}
     if unknown:
@@ -113,7 +155,8 @@ def cmd_tune(args) -> int:
         raise CLIError("--trials must be positive, --startup-trials and --pruner-startup not negative")
     if not 0 < fraction < 1:
         raise CLIError(f"--validation-fraction must be between 0 and 1, got {fraction}")
-    kind = MODEL_KINDS["mlp"]
+    if kind.datasets is not None and name not in kind.datasets:
+        raise CLIError(f"--model {model} searches on images: use --data {' | '.join(kind.datasets)}")
     defaults = {**kind.generic, **kind.defaults.get(name, {})}
     epochs = _setting(args, settings, "epochs", defaults["epochs"])
     if epochs < 1:
@@ -124,8 +167,8 @@ def cmd_tune(args) -> int:
     storage = _setting(args, settings, "storage", None) or f"sqlite:///{out / 'tune.db'}"
     study_name = _setting(args, settings, "study", None) or "lamina-tune"
 
-    data = _load_data(data_spec, seed)
-    config = {"model": "mlp", "dataset": dataset, "data": data_spec, "seed": seed,
+    data = _load_data(data_spec, seed, images=kind.images)
+    config = {"model": model, "dataset": dataset, "data": data_spec, "seed": seed,
               "task": data["task"], "n_features": int(np.prod(data["X_train"].shape[1:]))}
     config.update(kind.fit_inputs(data["X_train"]))
     config.update(feature_names=data["feature_names"], class_names=data["class_names"])
@@ -135,6 +178,7 @@ def cmd_tune(args) -> int:
         y = np.asarray(data["y_train"], dtype=np.float64)
         config.update(n_outputs=1, target_scaler={"mean": float(y.mean()), "scale": float(y.std() or 1.0)})
     X_train, X_test, y_train, _ = _prepare(data, config)
+    X_train, X_test = X_train.reshape(len(X_train), -1), X_test.reshape(len(X_test), -1)  # rows, as estimators take
     if data["task"] == "regression":
         y_train = y_train.reshape(-1)
 
@@ -148,7 +192,14 @@ def cmd_tune(args) -> int:
                "weight_decay": p["weight_decay"], "epochs": p["epochs"], "batch_size": p["batch_size"],
                "tune": {"trial": trial.number, "value": value, "params": trial.params,
                         "validation_fraction": fraction}}
-        save(estimator.module_.state_dict(), folder / "model.safetensors")
+        weights = estimator.module_.state_dict()
+        if kind.images:  # the run's CNN starts at the convolution: the Unflatten in front (index 0) goes
+            run.update(channels=[m.out_channels for m in estimator.module_.modules() if isinstance(m, nn.Conv2d)],
+                       kernel_size=int(p.get("module__kernel_size", 5)), augment=False,
+                       hidden=list(p.get("module__hidden", (120, 84))), activation=p.get("module__activation", "relu"),
+                       dropout=p.get("module__dropout", 0.0), batchnorm=False)
+            weights = {f"{int(k.split('.', 1)[0]) - 1}.{k.split('.', 1)[1]}": v for k, v in weights.items()}
+        save(weights, folder / "model.safetensors")
         _write_json(folder / "history.json", estimator.history_.to_dict())
         _write_json(folder / "metrics.json", _test_metrics(estimator.module_, run, X_test, data["y_test"]))
         _write_json(folder / "config.json", run)
@@ -156,7 +207,10 @@ def cmd_tune(args) -> int:
     monitor = "val_accuracy" if data["task"] == "classification" else "val_r2"
     search_config = {"X": X_train, "y": y_train, "task": data["task"], "space": space, "epochs": epochs,
                      "validation_fraction": fraction, "seed": seed, "monitor": monitor, "on_trial_end": write_trial}
-    print(f"tuning an MLP on {config['dataset']} ({data['task']}, {len(X_train)} training rows, "
+    if kind.images:
+        search_config["adapt"] = _cnn_arguments(config["image_shape"])
+    print(f"tuning {'a CNN' if kind.images else 'an MLP'} on {config['dataset']} ({data['task']}, "
+          f"{len(X_train)} training rows, "
           f"{fraction:g} of them for validation): {trials} trials, study {study_name!r} in {storage}", file=sys.stderr)
     for key, text in space.describe().items():
         print(f"  {key}: {text}", file=sys.stderr)

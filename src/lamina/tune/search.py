@@ -99,7 +99,7 @@ def _config_objective(config: dict):
         space, settings = load_space(config.pop("space_file"))
         config = {**settings, **config, "space": space.dims | dict(config.get("space", {}))}
     unknown = set(config) - {"X", "y", "task", "space", "epochs", "validation_fraction", "seed", "fixed", "monitor",
-                             "on_trial_end"}
+                             "on_trial_end", "adapt"}
     if unknown or not {"X", "y"} <= set(config):
         raise ValueError(f"a search config needs X and y and may have task, space, epochs, validation_fraction, seed, "
                          f"fixed, monitor and on_trial_end; got {', '.join(sorted(config))}")
@@ -119,6 +119,8 @@ def _config_objective(config: dict):
 
     def objective(trial):
         params = {**fixed, **space.sample(trial)}
+        if config.get("adapt") is not None:  # e.g. drawn settings that are the module builder's (module__*)
+            params = config["adapt"](params)
         pruning = PruningCallback(trial, monitor)
         estimator = Estimator(**params, callbacks=[pruning])
         estimator.fit(X, y)
@@ -142,8 +144,9 @@ def search(objective_or_config, n_trials: int, *, storage=None, study_name: str 
     ``objective_or_config``: an Optuna objective ``f(trial) -> float`` (use ``PruningCallback`` in its ``fit`` to
     prune), or a config dict: ``X``, ``y``, and optionally ``task``, ``space`` (a dict or ``SearchSpace``; default
     ``default_space()``), ``space_file`` (TOML), ``epochs`` (30), ``validation_fraction`` (0.2), ``seed`` (0),
-    ``fixed`` (more estimator arguments), ``monitor`` (``val_accuracy`` / ``val_r2``) and ``on_trial_end(trial,
-    estimator, value)``. ``storage``: None (in memory), a URL such as ``sqlite:///runs/tune.db`` (resumable,
+    ``fixed`` (more estimator arguments), ``adapt(params) -> params`` (applied to each trial's estimator arguments),
+    ``monitor`` (``val_accuracy`` / ``val_r2``) and ``on_trial_end(trial, estimator, value)``.
+    ``storage``: None (in memory), a URL such as ``sqlite:///runs/tune.db`` (resumable,
     shareable), or an Optuna storage. ``study_name`` names the study in it (created or continued).
     ``direction``: 'maximize' or 'minimize' (a config's follows its monitor). The sampler is TPE (its first
     ``startup_trials`` random), seeded from ``seed`` and from how many processes joined the study before, so two

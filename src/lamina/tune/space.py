@@ -145,10 +145,23 @@ class SearchSpace:
 
 
 def default_space(kind: str = "table") -> SearchSpace:
-    """The default space: for tables an MLP's learning rate (log), depth, width (log), activation, dropout, batch
-    size and optimizer."""
+    """The default space. For tables (``'table'``) an MLP's learning rate (log), depth, width (log), activation,
+    dropout, batch size and optimizer; for images (``'image'``) a LeNet-style CNN's learning rate, convolution
+    channels (as text: ``'6,16'``), kernel size, fully connected depth and width, dropout, batch size and
+    optimizer."""
+    if kind == "image":
+        return SearchSpace({
+            "lr": {"low": 3e-4, "high": 1e-2, "log": True},
+            "channels": ["6,16", "16,32", "32,64"],
+            "kernel_size": [3, 5],
+            "depth": {"low": 1, "high": 2},
+            "width": {"low": 32, "high": 256, "log": True},
+            "dropout": {"low": 0.0, "high": 0.5},
+            "batch_size": [32, 64],
+            "optimizer": ["adam", "adamw"],
+        })
     if kind != "table":
-        raise ValueError(f"no default search space for {kind!r} yet (tables only: an MLP)")
+        raise ValueError(f"no default search space for {kind!r}: 'table' (an MLP) or 'image' (a CNN)")
     return SearchSpace({
         "lr": {"low": 1e-4, "high": 3e-2, "log": True},
         "depth": {"low": 1, "high": 3},
