@@ -72,11 +72,12 @@ def add_parser(sub, positive_float) -> None:
     t.add_argument("--space", metavar="FILE.toml", help="search space ([space]) and settings ([tune]) from TOML")
     for name, example in (("lr", "1e-4:3e-2 (log scale)"), ("depth", "1:3"), ("width", "32:512 (log scale)"),
                           ("activation", "relu,tanh,gelu"), ("dropout", "0:0.5"), ("batch_size", "16,32,64,128"),
-                          ("optimizer", "adam,adamw,momentum,rmsprop"), ("weight_decay", "1e-5:1e-2 or 0"),
-                          ("channels", "6,16 (cnn: one choice per text in quotes, e.g. '\"6,16\"')"),
-                          ("kernel_size", "3,5 (cnn)")):
+                          ("optimizer", "adam,adamw,momentum,rmsprop"), ("weight_decay", "not searched: 0"),
+                          ("kernel_size", "3,5; --model cnn only")):
         t.add_argument(f"--{name.replace('_', '-')}", metavar="SPACE",
                        help=f"LOW:HIGH[:log|:linear], a,b,c or one value (default {example})")
+    t.add_argument("--channels", metavar="SPACE", help="--model cnn: channels per convolution block, 'a,b'; choices "
+                                                       "apart by spaces: '6,16 16,32' (default 6,16 16,32 32,64)")
     t.add_argument("--validation-fraction", type=positive_float, help="of the training split (default 0.2)")
     t.add_argument("--startup-trials", type=int, help="random trials before TPE's own (default 10)")
     t.add_argument("--pruner-startup", type=int, help="finished trials before any is pruned (default 5)")
