@@ -22,7 +22,7 @@ import numpy as np
 
 from lamina.training import TrainingError
 from lamina.tune.pruning import PruningCallback
-from lamina.tune.space import SearchSpace, default_space, load_space
+from lamina.tune.space import SearchSpace, default_space
 
 KILLED = "lamina_process_died"  # user attribute of a trial failed because its process was gone
 
@@ -95,9 +95,6 @@ def _config_objective(config: dict):
     from lamina.sklearn import LaminaClassifier, LaminaRegressor
 
     config = dict(config)
-    if "space_file" in config:
-        space, settings = load_space(config.pop("space_file"))
-        config = {**settings, **config, "space": space.dims | dict(config.get("space", {}))}
     unknown = set(config) - {"X", "y", "task", "space", "epochs", "validation_fraction", "seed", "fixed", "monitor",
                              "on_trial_end", "adapt"}
     if unknown or not {"X", "y"} <= set(config):
@@ -143,8 +140,9 @@ def search(objective_or_config, n_trials: int, *, storage=None, study_name: str 
 
     ``objective_or_config``: an Optuna objective ``f(trial) -> float`` (use ``PruningCallback`` in its ``fit`` to
     prune), or a config dict: ``X``, ``y``, and optionally ``task``, ``space`` (a dict or ``SearchSpace``; default
-    ``default_space()``), ``space_file`` (TOML), ``epochs`` (30), ``validation_fraction`` (0.2), ``seed`` (0),
-    ``fixed`` (more estimator arguments), ``adapt(params) -> params`` (applied to each trial's estimator arguments),
+    ``default_space()``; ``load_space(path)`` reads one from TOML), ``epochs`` (30), ``validation_fraction`` (0.2),
+    ``seed`` (0), ``fixed`` (more estimator arguments), ``adapt(params) -> params`` (applied to each trial's
+    estimator arguments),
     ``monitor`` (``val_accuracy`` / ``val_r2``) and ``on_trial_end(trial, estimator, value)``.
     ``storage``: None (in memory), a URL such as ``sqlite:///runs/tune.db`` (resumable,
     shareable), or an Optuna storage. ``study_name`` names the study in it (created or continued).
