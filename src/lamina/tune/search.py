@@ -54,8 +54,11 @@ def _study_lock(storage):
     if not (isinstance(url, str) and url.startswith("sqlite:///")):
         yield
         return
-    import fcntl
-
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock (two processes may then run one trial past the count)
+        yield
+        return
     with open(url[len("sqlite:///"):] + ".lock", "a") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         try:
