@@ -15,6 +15,8 @@ LAYERS = [
     {"data", "datasets", "metrics", "serialization", "utils"},
     {"training", "callbacks"},
     {"viz", "distributed"},
+    {"sklearn"},
+    {"tune"},
     {"plot", "cli"},
 ]
 RANK = {part: i for i, layer in enumerate(LAYERS) for part in layer}

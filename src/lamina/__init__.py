@@ -69,7 +69,7 @@ del _name
 
 # Subpackages and the training API load on first use, so `import lamina` stays light.
 _LAZY_MODULES = {"nn", "optim", "data", "datasets", "metrics", "callbacks", "plot", "training", "serialization",
-                 "cli", "cuda", "backends", "utils", "viz"}
+                 "cli", "cuda", "backends", "utils", "viz", "sklearn", "tune"}
 _LAZY_ATTRS = {
     "save": "serialization", "load": "serialization", "save_checkpoint": "serialization",
     "load_checkpoint": "serialization",

@@ -20,7 +20,8 @@ from lamina.training.data import eval_mode
 
 __all__ = ["plot_history", "plot_decision_boundary", "plot_lr_comparison", "plot_activations",
            "plot_confusion_matrix", "plot_gradient_norms", "plot_attention", "plot_images", "plot_filters",
-           "plot_feature_maps", "feature_maps", "plot_health_quantiles", "plot_health"]
+           "plot_feature_maps", "feature_maps", "plot_health_quantiles", "plot_health", "plot_search_history",
+           "plot_param_importances", "plot_trial_curves"]
 
 
 def _figure(nrows=1, ncols=1, figsize=(6, 4), **kwargs):
@@ -442,4 +443,68 @@ def plot_health(health, path, title: str | None = None) -> Path:
     warnings = d.get("warnings") or []
     fig.suptitle(title or ("training health: " + (f"{len(warnings)} warning(s), see health.json" if warnings
                                                   else "no warnings")))
+    return _save(fig, path)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# hyperparameter search (lamina tune): plain numbers in, so that plotting needs no Optuna
+# ---------------------------------------------------------------------------------------------------------------
+def plot_search_history(trials, path, direction: str = "maximize", metric: str = "value",
+                        title: str | None = None) -> Path:
+    """Each trial's result by trial number: finished trials as dots, pruned ones as crosses at the last value
+    they reported, and the best value so far as a step line. ``trials``: dicts with ``number``, ``state``
+    ('COMPLETE', 'PRUNED', ...) and ``value`` (the last reported value for a pruned trial)."""
+    fig, ax = _figure(figsize=(7, 4))
+    done = [t for t in trials if t["state"] == "COMPLETE" and t.get("value") is not None]
+    pruned = [t for t in trials if t["state"] == "PRUNED" and t.get("value") is not None]
+    if done:
+        ax.scatter([t["number"] for t in done], [t["value"] for t in done], s=28, label=f"finished ({len(done)})",
+                   zorder=3)
+        order = sorted(done, key=lambda t: t["number"])
+        pick = np.maximum.accumulate if direction == "maximize" else np.minimum.accumulate
+        ax.step([t["number"] for t in order], pick([t["value"] for t in order]), where="post", color="C3",
+                label="best so far")
+    if pruned:
+        ax.scatter([t["number"] for t in pruned], [t["value"] for t in pruned], marker="x", color="0.45",
+                   label=f"pruned ({len(pruned)}): last reported value")
+    ax.set_xlabel("trial")
+    _integer_epochs(ax)
+    ax.set_ylabel(metric)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title or f"search history: {metric}")
+    return _save(fig, path)
+
+
+def plot_param_importances(importances: dict, path, title: str | None = None) -> Path:
+    """Horizontal bars: how much of the result's variance each hyperparameter explains (largest on top)."""
+    items = sorted(importances.items(), key=lambda kv: kv[1])
+    fig, ax = _figure(figsize=(6, 0.5 * len(items) + 1.5))
+    ax.barh([k for k, _ in items], [v for _, v in items], color="C0")
+    for i, (_, v) in enumerate(items):
+        ax.text(v, i, f" {v:.2f}", va="center", fontsize=8)
+    ax.set_xlabel("importance (fraction of the variance)")
+    ax.set_xlim(0, max([v for _, v in items] + [0.01]) * 1.15)
+    ax.set_title(title or "hyperparameter importances")
+    return _save(fig, path)
+
+
+def plot_trial_curves(curves: dict, path, metric: str = "value", highlight=(), title: str | None = None) -> Path:
+    """Per-epoch curves of several trials (``{label: values}``): those named in ``highlight`` (the best ones)
+    drawn in colour with a legend, the others thin and grey (where pruned ones stop, the pruner gave up)."""
+    fig, ax = _figure(figsize=(7, 4.2))
+    for label, values in curves.items():
+        if label not in highlight:
+            ax.plot(np.arange(1, len(values) + 1), values, color="0.75", lw=0.8)
+    for label in highlight:
+        values = curves[label]
+        ax.plot(np.arange(1, len(values) + 1), values, marker="." if len(values) <= 40 else None, lw=1.6,
+                label=label)
+    ax.set_xlabel("epoch")
+    _integer_epochs(ax)
+    ax.set_ylabel(metric)
+    ax.grid(alpha=0.3)
+    if highlight:
+        ax.legend(fontsize=8)
+    ax.set_title(title or f"{metric} per epoch: the best trials in colour, the others grey")
     return _save(fig, path)

@@ -12,6 +12,7 @@ network on images, then evaluate, predict, plot and inspect the saved run.
     lamina info runs/digits
     lamina graph runs/digits              # graph.html: the computation graph, with values and gradients
     lamina report runs/digits             # report.html: metrics, curves, health, trace and graph on one page
+    lamina tune --data digits --trials 20 # hyperparameter search with Optuna; runs/tune-digits/best is a run
 
 A run folder holds model.safetensors (the weights), config.json (what rebuilds the model and preprocesses raw
 input: the model kind, dataset, task, sizes, activation, class names, the feature scaler or, for a CNN, the image
@@ -31,6 +32,7 @@ import sys
 
 from lamina.cli.commands import cmd_evaluate, cmd_graph, cmd_info, cmd_plot, cmd_predict, cmd_report, cmd_train
 from lamina.cli.runs import ACTIVATIONS, DATASETS, MODEL_KINDS, OPTIMIZERS, CLIError, _message, build_model, load_run
+from lamina.cli.tune import add_parser as add_tune_parser
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -110,6 +112,8 @@ def make_parser() -> argparse.ArgumentParser:
     i = sub.add_parser("info", help="architecture, parameter count and final metrics of a run")
     i.add_argument("run", metavar="RUN")
     i.set_defaults(func=cmd_info)
+
+    add_tune_parser(sub, _positive_float)  # lamina tune (cli/tune.py)
     return parser
 
 

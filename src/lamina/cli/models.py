@@ -14,8 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lamina import datasets, nn
-
-ACTIVATIONS = {"relu": "ReLU", "tanh": "Tanh", "sigmoid": "Sigmoid", "leaky_relu": "LeakyReLU", "gelu": "GELU"}
+from lamina.sklearn.mlp import ACTIVATIONS, build_mlp, fit_scaler, scale_rows  # the MLP lives with the estimators
 
 
 class ModelConfigError(ValueError):
@@ -39,36 +38,6 @@ class ModelKind:
 # ---------------------------------------------------------------------------------------------------------------
 # mlp: a multilayer perceptron on standardised feature rows
 # ---------------------------------------------------------------------------------------------------------------
-def build_mlp(config: dict) -> nn.Module:
-    """[Linear, BatchNorm1d?, activation, Dropout?] per hidden layer, then Linear."""
-    layers, width = [], config["n_features"]
-    for h in config["hidden"]:
-        layers.append(nn.Linear(width, h))
-        if config.get("batchnorm"):
-            layers.append(nn.BatchNorm1d(h))
-        layers.append(getattr(nn, ACTIVATIONS[config["activation"]])())
-        if config.get("dropout"):
-            layers.append(nn.Dropout(config["dropout"]))
-        width = h
-    layers.append(nn.Linear(width, config["n_outputs"]))
-    return nn.Sequential(*layers)
-
-
-def fit_scaler(X) -> dict:
-    """A StandardScaler's per-feature mean and scale, fitted on the raw training rows."""
-    from sklearn.preprocessing import StandardScaler  # scikit-learn takes ~1 s to import: only when a run is prepared
-
-    s = StandardScaler().fit(np.asarray(X, dtype=np.float64).reshape(len(X), -1))
-    return {"scaler": {"mean": s.mean_.tolist(), "scale": s.scale_.tolist()}}
-
-
-def scale_rows(X, config: dict) -> np.ndarray:
-    """Raw feature rows standardised by the run's scaler, float32."""
-    scaler = config["scaler"]
-    X = np.asarray(X, dtype=np.float32).reshape(len(X), -1)
-    return ((X - np.asarray(scaler["mean"], np.float32)) / np.asarray(scaler["scale"], np.float32)).astype(np.float32)
-
-
 MLP_DEFAULTS = {
     "xor": {"hidden": (8,), "activation": "tanh", "epochs": 100, "lr": 0.05, "batch_size": 4},
     "spirals": {"hidden": (64, 64), "epochs": 200, "lr": 0.01, "batch_size": 32},
