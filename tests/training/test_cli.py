@@ -151,7 +151,7 @@ def test_bad_arguments(capsys, tmp_path):
     assert_error(capsys, "frobnicate", match="invalid choice")
     assert_error(capsys, "predict", tmp_path, match="--input")
     assert_error(capsys, "train", "--test-size", "1.5", match="--test-size")
-    assert_error(capsys, "train", "--resume", tmp_path, "--lr", "0.1", match="--lr cannot change")
+    assert_error(capsys, "train", "--resume", tmp_path, "--hidden", "4", match="--hidden cannot change")
 
 
 def test_bad_files(xor_run, capsys, tmp_path):

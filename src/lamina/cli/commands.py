@@ -1,5 +1,5 @@
-"""The subcommands of ``lamina``: train, evaluate, predict, plot, graph, report, info. Each takes the parsed
-arguments and returns the exit status."""
+"""The subcommands of ``lamina``: train (in ``train``), evaluate, predict, plot, graph, report, info. Each takes the
+parsed arguments and returns the exit status."""
 
 from __future__ import annotations
 
@@ -12,132 +12,38 @@ import numpy as np
 import lamina
 from lamina import metrics
 from lamina.cli.runs import (
-    _RUN_SETTINGS,
     CLIError,
     _load_data,
     _loss,
     _message,
-    _new_config,
-    _new_run_dir,
-    _optimizer,
     _outputs_to_predictions,
-    _prepare,
     _read_json,
-    _run_dir,
     _test_metrics,
-    _write_json,
-    build_model,
+    data_fingerprint,
     load_run,
     model_kind,
 )
-from lamina.data import DataLoader, TensorDataset, TransformDataset, transforms
-from lamina.serialization import save
-from lamina.training import History, fit, predict
-from lamina.training.callbacks import GradientMonitor
-from lamina.training.health import TrainingHealth
-
-
-def cmd_train(args) -> int:
-    if args.resume:
-        fixed = [f"--{k.replace('_', '-')}" for k in _RUN_SETTINGS if getattr(args, k) not in (None, False)]
-        if fixed:
-            raise CLIError(f"--resume continues a run with its own settings; {', '.join(fixed)} cannot change "
-                           "(only --epochs and --no-progress can)")
-        run = _run_dir(args.resume)
-        config = _read_json(run / "config.json", "config")
-        if not (run / "checkpoint.ckpt").is_file():
-            raise CLIError(f"cannot resume {run}: checkpoint.ckpt is missing")
-        if args.epochs is not None:
-            config["epochs"] = args.epochs
-            _write_json(run / "config.json", config)
-    else:
-        config = _new_config(args)
-        run = _new_run_dir(args.out, config["dataset"])
-    kind = model_kind(config)
-    data = _load_data(config["data"], config["seed"], images=kind.images)
-    task = data["task"]
-    if not args.resume:
-        config["task"] = task
-        config["n_features"] = int(np.prod(data["X_train"].shape[1:]))
-        config.update(kind.fit_inputs(data["X_train"]))
-        config["feature_names"] = data["feature_names"]
-        config["class_names"] = data["class_names"]
-        if task == "classification":
-            config["n_outputs"] = int(data["n_classes"])
-        else:
-            y = np.asarray(data["y_train"], dtype=np.float64)
-            config["n_outputs"] = 1
-            config["target_scaler"] = {"mean": float(y.mean()), "scale": float(y.std() or 1.0)}
-
-    X_train, X_test, y_train, y_test = _prepare(data, config)
-    lamina.manual_seed(config["seed"])
-    try:
-        model = build_model(config)
-    except ValueError as err:  # sizes that make no model, e.g. too many convolution blocks for a small image
-        raise CLIError(_message(err)) from None
-    if not args.resume:  # written once the config is known to make a model
-        run.mkdir(parents=True, exist_ok=True)
-        _write_json(run / "config.json", config)
-    train = (X_train, y_train)
-    if config.get("augment"):
-        train = DataLoader(TransformDataset(TensorDataset(data["X_train"], y_train), _augmentation(config)),
-                           batch_size=config["batch_size"], shuffle=True)
-    optimizer = _optimizer(config, model.parameters())
-    loss = _loss(config)
-    metric = "accuracy" if task == "classification" else "r2"
-    progress = not args.no_progress
-    if progress:
-        print(f"training {config['dataset']} ({task}, {len(X_train)} train / {len(X_test)} test samples) "
-              f"-> {run}", file=sys.stderr)
-    history = fit(model, train, loss=loss, optimizer=optimizer, epochs=config["epochs"],
-                  val=(X_test, y_test), metrics=[metric], batch_size=config["batch_size"], progress=progress,
-                  checkpoint=run / "checkpoint.ckpt", resume=run / "checkpoint.ckpt" if args.resume else None,
-                  callbacks=[GradientMonitor(every=10), TrainingHealth(warn=False)])
-    save(model.state_dict(), run / "model.safetensors")
-    _write_json(run / "history.json", history.to_dict())
-    _write_json(run / "health.json", history.health.to_dict())
-    for message in history.health.warnings:
-        print(f"warning: {message}", file=sys.stderr)
-    results = _test_metrics(model, config, X_test, data["y_test"])
-    _write_json(run / "metrics.json", results)
-    if history.interrupted:
-        print(f"interrupted: continue with `lamina train --resume {run}`", file=sys.stderr)
-    elif args.resume and len(history) > config["epochs"]:
-        print(f"note: the checkpoint had already completed {len(history)} epochs; nothing to train "
-              f"(pass --epochs above {len(history)} to train more)", file=sys.stderr)
-    _loss_plot(history, run)
-    for key, value in results.items():
-        print(f"test {key}: {value:.4f}")
-    print(f"run saved to {run}")
-    return 130 if history.interrupted else 0
-
-
-def _augmentation(config: dict):
-    """--augment: each training image shifted by up to 10% and rotated by up to 10 degrees (fresh draws per sample
-    and epoch, from lamina's global random stream, which checkpoints restore), then normalised."""
-    stats = config["normalize"]
-    return transforms.Compose([transforms.RandomAffine(degrees=10, translate=(0.1, 0.1), interpolation="bilinear"),
-                               transforms.Normalize(stats["mean"], stats["std"])])
-
-
-def _loss_plot(history, run: Path) -> None:
-    try:
-        from lamina.plot import plot_history  # matplotlib (optional) loads only for plots
-
-        plot_history(history, run / "loss.png", title=str(run.name), val_label="test")
-    except ImportError as err:
-        print(f"note: loss curve not plotted ({err})", file=sys.stderr)
+from lamina.cli.train import cmd_train
+from lamina.training import History, predict
 
 
 def _reload_test_data(config):
     """The run's test inputs, prepared for its model, and the raw test targets."""
     kind = model_kind(config)
     data = _load_data(config["data"], config["seed"], images=kind.images)
+    if config.get("data_sha256") not in (None, data_fingerprint(data)):
+        source = config["data"].get("csv") or config["dataset"]
+        print(f"warning: the data changed since the run was trained ({source} no longer gives the split it was "
+              "trained and tested on: its SHA-256 differs from config.json's data_sha256); the numbers below are "
+              "for the new data", file=sys.stderr)
     X_test = np.asarray(data["X_test"])
     if int(np.prod(X_test.shape[1:])) != config["n_features"]:
         raise CLIError(f"the data now has {int(np.prod(X_test.shape[1:]))} features but the model expects "
                        f"{config['n_features']}")
     return kind.inputs(X_test, config), data["y_test"]
+
+
+__all__ = ["cmd_train", "cmd_evaluate", "cmd_predict", "cmd_plot", "cmd_graph", "cmd_report", "cmd_info"]
 
 
 def cmd_evaluate(args) -> int:
