@@ -34,6 +34,7 @@ import warnings
 import numpy as np
 
 from lamina.cli.commands import cmd_evaluate, cmd_graph, cmd_info, cmd_plot, cmd_predict, cmd_report, cmd_train
+from lamina.cli.inputs import HEADER_RULE
 from lamina.cli.runs import ACTIVATIONS, DATASETS, MODEL_KINDS, OPTIMIZERS, CLIError, _message, build_model, load_run
 from lamina.cli.train import EXIT_INTERRUPTED, TrainingFailed
 
@@ -105,7 +106,11 @@ def make_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("predict", help="predict with a trained run")
     p.add_argument("run", metavar="RUN")
-    p.add_argument("--input", required=True, metavar="FILE", help="raw features: .csv (header optional) or .npy")
+    p.add_argument("--input", required=True, metavar="FILE",
+                   help=f"raw features, one row per sample: .npy, or .csv where {HEADER_RULE}; a header's columns "
+                        "are matched to the training features by name")
+    p.add_argument("--header", action=argparse.BooleanOptionalAction, default=None,
+                   help="the CSV's first row is (--header) or is not (--no-header) a header")
     p.add_argument("--output", metavar="FILE", help="write predictions to this .csv or .npy instead of printing")
     p.set_defaults(func=cmd_predict)
 

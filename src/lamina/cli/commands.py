@@ -11,11 +11,11 @@ import numpy as np
 
 import lamina
 from lamina import metrics
+from lamina.cli.inputs import read_input
 from lamina.cli.runs import (
     CLIError,
     _load_data,
     _loss,
-    _message,
     _outputs_to_predictions,
     _read_json,
     _test_metrics,
@@ -54,79 +54,13 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
-def _read_input(path: Path, config: dict) -> np.ndarray:
-    """Raw feature rows from a .npy or .csv file (a header row is allowed; a target column in it is dropped)."""
-    if not path.is_file():
-        raise CLIError(f"input file {path} does not exist")
-    if path.suffix == ".npy":
-        try:
-            X = np.load(path, allow_pickle=False)
-        except (ValueError, OSError) as err:
-            raise CLIError(f"cannot read {path}: {_message(err)}") from None
-    elif path.suffix == ".csv":
-        X = _read_csv_features(path, config)
-    else:
-        raise CLIError(f"--input must be a .csv or .npy file, got {path.name}")
-    if X.dtype.kind not in "biuf":
-        raise CLIError(f"{path} must hold numbers, got values of type {X.dtype}")
-    if model_kind(config).images:
-        return _image_rows(X, path, config)
-    if X.ndim == 1:
-        X = X.reshape(1, -1)
-    X = X.reshape(len(X), -1)
-    if X.shape[1] != config["n_features"]:
-        raise CLIError(f"{path} has {X.shape[1]} input columns but the model expects {config['n_features']}")
-    return X
-
-
-def _image_rows(X: np.ndarray, path: Path, config: dict) -> np.ndarray:
-    """Images (N, C, H, W), (N, H, W) for one channel, one image, or rows of C·H·W pixels, as pixel rows in
-    [0, 1] (uint8 values are divided by 255, as ToTensor does)."""
-    shape = tuple(config["image_shape"])
-    if X.shape in (shape, shape[1:]) and (X.ndim == 3 or shape[0] == 1):
-        X = X[None]  # one image
-    if X.dtype == np.uint8:
-        X = X.astype(np.float32) / np.float32(255)
-    X = X.reshape(len(X), -1) if X.ndim > 1 else X.reshape(1, -1)
-    if X.shape[1] != config["n_features"]:
-        image = "×".join(map(str, shape))
-        raise CLIError(f"{path} holds inputs of {X.shape[1]} values but the model expects {image} images "
-                       f"({config['n_features']} pixels each)")
-    return X
-
-
-def _read_csv_features(path: Path, config: dict) -> np.ndarray:
-    try:
-        with open(path, newline="") as f:
-            rows = [r for r in csv.reader(f) if r]
-    except (OSError, UnicodeDecodeError) as err:
-        raise CLIError(f"cannot read {path}: {_message(err)}") from None
-    if not rows:
-        raise CLIError(f"{path} is empty")
-    header = None
-    try:
-        [float(v) for v in rows[0]]
-    except ValueError:
-        header, rows = [h.strip() for h in rows[0]], rows[1:]
-    if header is not None:
-        names = config.get("feature_names")
-        target = config["data"].get("target")
-        if names and all(n in header for n in names):
-            cols = [header.index(n) for n in names]
-        else:
-            cols = [i for i, h in enumerate(header) if h != target]
-        rows = [[r[i] for i in cols] if len(r) == len(header) else r for r in rows]
-    try:
-        return np.array([[float(v) for v in r] for r in rows], dtype=np.float64)
-    except ValueError as err:
-        raise CLIError(f"{path}: every value must be a number ({_message(err)})") from None
-
-
 def cmd_predict(args) -> int:
     config, model = load_run(args.run)
-    X = _read_input(Path(args.input), config)
+    X = read_input(Path(args.input), config, args.header)
     out = predict(model, model_kind(config).inputs(X, config)).array
     pred = _outputs_to_predictions(out, config)
+    if len(pred) != len(X):  # one prediction per input row, or nothing
+        raise RuntimeError(f"{len(pred)} predictions for {len(X)} input rows of {args.input}")
     if config["task"] == "classification":
         names = config.get("class_names") or [str(i) for i in range(config["n_outputs"])]
         labels = [names[i] for i in pred]
