@@ -98,6 +98,13 @@ def _read(path, arrays: bool = True) -> tuple[dict, dict]:
     return tensors, metadata
 
 
+def _detail(err: BaseException) -> str:
+    """What went wrong, without Python's type names: a KeyError says which entry is missing."""
+    if isinstance(err, KeyError) and err.args:
+        return f"no entry {err.args[0]!r}"
+    return _first_line(err)
+
+
 def _first_line(err: BaseException) -> str:
     text = str(err).strip()
     return text.splitlines()[0] if text else "unreadable"
@@ -350,8 +357,9 @@ def load_checkpoint(path, *, model=None, optimizer=None, scheduler=None, restore
                          "a weights file loads with lamina.load(path, model)")
     try:
         sections = {name: _decode(json.loads(metadata[name]), tensors) for name in _SECTIONS}
-    except (KeyError, ValueError, TypeError) as err:
-        raise ValueError(f"{path}: corrupt checkpoint metadata: {type(err).__name__} {err}") from None
+    except (KeyError, ValueError, TypeError, AttributeError, IndexError) as err:
+        raise ValueError(f"{path}: corrupt checkpoint metadata ({_detail(err)}); restore it from a copy or write "
+                         "it again") from None
 
     for obj, name in ((model, "model"), (optimizer, "optimizer"), (scheduler, "scheduler")):
         if obj is not None and sections[name] is None:
@@ -396,7 +404,8 @@ def _check_optimizer(path, saved, optimizer) -> None:
                     raise ValueError(f"state {name!r} of parameter {idx} has shape {shape} but the parameter has "
                                      f"shape {tuple(params[idx].shape)}")
     except (KeyError, TypeError, AttributeError) as err:
-        raise ValueError(f"{path}: malformed optimizer state ({type(err).__name__}: {err})") from None
+        raise ValueError(f"{path}: malformed optimizer state ({_detail(err)}); restore it from a copy or write it "
+                         "again") from None
     except ValueError as err:
         raise ValueError(f"{path}: optimizer state does not fit the optimizer: {err}") from None
 
@@ -405,4 +414,5 @@ def _check_rng(path, state) -> None:
     try:
         getattr(np.random, state["bit_generator"])().state = state
     except Exception as err:  # any failure means the stored state is unusable
-        raise ValueError(f"{path}: invalid RNG state in the checkpoint ({type(err).__name__}: {err})") from None
+        raise ValueError(f"{path}: invalid RNG state in the checkpoint ({_detail(err)}); restore it from a copy or "
+                         "write it again") from None

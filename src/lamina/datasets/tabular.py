@@ -124,7 +124,7 @@ def load_csv(path, target: str, task: str | None = None, test_size: float = 0.2,
     if task == REGRESSION:
         if values is None:
             _numeric(labels, target, lines, path)  # raises, naming the first non-numeric value
-        return make_split(path.stem, x, values, REGRESSION, feature_names, (target,), test_size, seed, scale)
+        return _split(path, x, values, REGRESSION, feature_names, (target,), test_size, seed, scale)
     if task != CLASSIFICATION:
         raise ValueError(f"load_csv: task must be 'classification', 'regression' or None, got {task!r}")
     if values is not None:
@@ -133,7 +133,14 @@ def load_csv(path, target: str, task: str | None = None, test_size: float = 0.2,
                              f"{str(labels[values != np.round(values)][0])!r}; use task='regression'")
         labels = values.astype(np.int64)
     classes, codes = np.unique(labels, return_inverse=True)
-    return make_split(path.stem, x, codes, CLASSIFICATION, feature_names, classes, test_size, seed, scale)
+    return _split(path, x, codes, CLASSIFICATION, feature_names, classes, test_size, seed, scale)
+
+
+def _split(path: Path, *args) -> DatasetSplit:
+    try:
+        return make_split(path.stem, *args)
+    except ValueError as err:  # too few rows (or rows of a class) to split: name the file, not just its stem
+        raise ValueError(f"{path}: {str(err).split(': ', 1)[-1]}; add rows or change the test size") from None
 
 
 def _read_csv(path: Path) -> tuple[list[str], list[list[str]], list[int]]:
