@@ -404,14 +404,14 @@ def test_corrupt_or_foreign_checkpoint_metadata(tmp_path):
 
     sections = {name: "null" for name in ("optimizer", "scheduler", "epoch", "history", "extra")}
     write_raw(tmp_path / "a.ckpt", {"x": np.zeros(1)}, model="{not json", rng="null", **sections)
-    with pytest.raises(ValueError, match=r"a\.ckpt: corrupt checkpoint metadata: JSONDecodeError"):
+    with pytest.raises(ValueError, match=r"a\.ckpt: corrupt checkpoint metadata \(Expecting property name"):
         load_checkpoint(tmp_path / "a.ckpt")
     ref = json.dumps({"weight": {"__tensor__": "model/weight", "as": "Tensor"}})
     write_raw(tmp_path / "b.ckpt", {"x": np.zeros(1)}, model=ref, rng="null", **sections)
-    with pytest.raises(ValueError, match=r"b\.ckpt: corrupt checkpoint metadata: KeyError 'model/weight'"):
+    with pytest.raises(ValueError, match=r"b\.ckpt: corrupt checkpoint metadata \(no entry 'model/weight'\)"):
         load_checkpoint(tmp_path / "b.ckpt")
     write_raw(tmp_path / "c.ckpt", {"x": np.zeros(1)}, model="{}", **sections)
-    with pytest.raises(ValueError, match=r"c\.ckpt: corrupt checkpoint metadata: KeyError 'rng'"):
+    with pytest.raises(ValueError, match=r"c\.ckpt: corrupt checkpoint metadata \(no entry 'rng'\)"):
         load_checkpoint(tmp_path / "c.ckpt")
     write_raw(tmp_path / "d.ckpt", {"x": np.zeros(1)}, model="{}", rng='{"bit_generator": "PCG64", "state": 5}',
               **sections)
