@@ -53,6 +53,11 @@ class TrainingFailed(Exception):
 
 
 def cmd_train(args) -> int:
+    with _SigtermAsCtrlC():
+        return _cmd_train(args)
+
+
+def _cmd_train(args) -> int:
     say = _Printer(args)
     if args.resume:
         config, run = _resume_config(args)
@@ -79,8 +84,7 @@ def cmd_train(args) -> int:
 
     folder = RunFolder(run, resume=bool(args.resume))
     try:
-        with _SigtermAsCtrlC():
-            return _train(args, config, data, model, folder, (X_train, X_test, y_train, y_test), say)
+        return _train(args, config, data, model, folder, (X_train, X_test, y_train, y_test), say)
     except BaseException:
         folder.discard()  # the run folder is as it was
         raise
@@ -113,7 +117,8 @@ def _train(args, config, data, model, folder: RunFolder, arrays, say) -> int:
         history, failure = err.history, err
         callbacks[-1].close()
     with _SignalsDeferred():  # a second Ctrl-C here would leave a half-written run: it waits until the end
-        if len(history) <= done_before:  # not one epoch finished: nothing worth keeping
+        saved = _epochs_done(stage / "checkpoint.ckpt") if (stage / "checkpoint.ckpt").is_file() else 0
+        if saved <= done_before:  # no epoch finished and checkpointed: nothing worth keeping
             folder.discard()
             return _nothing_saved(args, run, history, failure, done_before, say)
         if failure is not None and (stage / "best.safetensors").is_file():
@@ -128,9 +133,9 @@ def _train(args, config, data, model, folder: RunFolder, arrays, say) -> int:
                              f"model.safetensors, the weights with the lowest test loss: lower --lr, add "
                              f"--clip-grad-norm 1.0, or continue with `lamina train --resume {run} --lr LR`")
     if history.interrupted:
-        say.note(f"interrupted in epoch {len(history) + 1}: saved {run} with {len(history)} finished epochs "
-                 f"(model.safetensors holds the weights when stopped; the unfinished epoch is not in the "
-                 f"checkpoint); continue with `lamina train --resume {run}`")
+        say.note(f"interrupted in epoch {len(history) + 1}: saved {run} with {saved} finished epochs in its "
+                 f"checkpoint (model.safetensors holds the weights when stopped); continue with "
+                 f"`lamina train --resume {run}`")
     elif args.resume and len(history) > config["epochs"]:
         say.note(f"note: the checkpoint had already completed {len(history)} epochs; nothing to train "
                  f"(pass --epochs above {len(history)} to train more)")
