@@ -125,3 +125,17 @@ def test_one_summary_line_per_epoch_that_fits_80_columns(tmp_path, cli):
     code, out, err = cli("train", "--data", "xor", "--epochs", "2", "--out", tmp_path / "c")  # with the bar
     assert code == 0
     assert re.findall(r"epoch (\d+/\d+)  loss", err) == ["1/2", "2/2"]  # the bar's lines are replaced by these
+
+
+def test_a_diverging_process_prints_one_line_and_no_numpy_warning(tmp_path):
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "lamina.cli", "train", "--data", "diabetes", "--optimizer",
+                             "momentum", "--lr", "0.3", "--epochs", "4", "--out", str(tmp_path / "run"), "--quiet"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("lamina: error: the loss became inf at epoch 3"), result.stderr
+    assert "Warning" not in result.stderr

@@ -16,8 +16,9 @@ network on images, then evaluate, predict, plot and inspect the saved run.
 A run folder holds model.safetensors (the weights), config.json (what rebuilds the model and preprocesses raw
 input: the model kind, dataset, task, sizes, activation, class names, the feature scaler or, for a CNN, the image
 shape and each channel's mean and standard deviation), history.json, metrics.json (test metrics), health.json
-(each layer's activation and gradient statistics per epoch, from TrainingHealth), loss.png and
-checkpoint.ckpt (for --resume); `lamina plot` adds a CNN's filters.png and feature_maps.png.
+(each layer's activation and gradient statistics per epoch, from TrainingHealth), loss.png,
+checkpoint.ckpt (for --resume) and best.safetensors (the weights of the lowest test loss); `lamina plot` adds a
+CNN's filters.png and feature_maps.png. ``train`` writes them whole or not at all (see ``train``).
 
 The package: ``models`` (the table of model kinds: builders, defaults, input preprocessing), ``runs`` (datasets,
 run folders), ``commands`` (one function per subcommand) and, here, the argument parser and ``main``.
