@@ -139,3 +139,15 @@ def test_a_diverging_process_prints_one_line_and_no_numpy_warning(tmp_path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("lamina: error: the loss became inf at epoch 3"), result.stderr
     assert "Warning" not in result.stderr
+
+
+def test_resuming_a_finished_run_trains_nothing_and_changes_nothing(xor_run, tmp_path, cli):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(xor_run, run)
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    code, out, err = cli("train", "--resume", run, "--no-progress")
+    assert code == 0 and out == ""
+    assert f"note: {run} had already completed 30 epochs; nothing to train (pass --epochs above 30" in err
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before

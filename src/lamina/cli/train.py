@@ -120,6 +120,10 @@ def _train(args, config, data, model, folder: RunFolder, arrays, say) -> int:
         saved = _epochs_done(stage / "checkpoint.ckpt") if (stage / "checkpoint.ckpt").is_file() else 0
         if saved <= done_before:  # no epoch finished and checkpointed: nothing worth keeping
             folder.discard()
+            if failure is None and not history.interrupted:
+                say.note(f"note: {run} had already completed {done_before} epochs; nothing to train (pass --epochs "
+                         f"above {done_before} to train more)")
+                return 0
             return _nothing_saved(args, run, history, failure, done_before, say)
         if failure is not None and (stage / "best.safetensors").is_file():
             load(stage / "best.safetensors", model)  # the weights before the loss blew up
@@ -136,9 +140,6 @@ def _train(args, config, data, model, folder: RunFolder, arrays, say) -> int:
         say.note(f"interrupted in epoch {len(history) + 1}: saved {run} with {saved} finished epochs in its "
                  f"checkpoint (model.safetensors holds the weights when stopped); continue with "
                  f"`lamina train --resume {run}`")
-    elif args.resume and len(history) > config["epochs"]:
-        say.note(f"note: the checkpoint had already completed {len(history)} epochs; nothing to train "
-                 f"(pass --epochs above {len(history)} to train more)")
     say.result_lines([f"test {key}: {value:.4f}" for key, value in results.items()] + [f"run saved to {run}"])
     return EXIT_INTERRUPTED if history.interrupted else 0
 
