@@ -39,7 +39,7 @@ def _reload_test_data(config):
     X_test = np.asarray(data["X_test"])
     if int(np.prod(X_test.shape[1:])) != config["n_features"]:
         raise CLIError(f"the data now has {int(np.prod(X_test.shape[1:]))} features but the model expects "
-                       f"{config['n_features']}")
+                       f"{config['n_features']}; train a new run on the data as it is now")
     return kind.inputs(X_test, config), data["y_test"]
 
 

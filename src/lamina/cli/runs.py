@@ -51,7 +51,7 @@ def _load_data(data: dict, seed: int, images: bool = False) -> dict:
         elif "csv" in data:
             path = Path(data["csv"])
             if not path.is_file():
-                raise CLIError(f"cannot read CSV file {path}: no such file")
+                raise CLIError(f"cannot read CSV file {path}: no such file; check the --csv path")
             split = datasets.load_csv(path, data["target"], task=data.get("task"), test_size=test_size, seed=seed,
                                       scale=False)
         elif data["dataset"] in ("mnist", "fashion_mnist"):
@@ -65,7 +65,8 @@ def _load_data(data: dict, seed: int, images: bool = False) -> dict:
         raise CLIError(_message(err)) from None
     arrays = {k: getattr(split, k).array for k in ("X_train", "X_test", "y_train", "y_test")}
     if data.get("task") and data["task"] != split.task:
-        raise CLIError(f"{data.get('dataset', data.get('csv'))} is a {split.task} dataset, not {data['task']}")
+        raise CLIError(f"{data.get('dataset', data.get('csv'))} is a {split.task} dataset, not {data['task']}; "
+                       f"drop --task or pass --task {split.task}")
     return {**arrays, "task": split.task, "feature_names": list(split.feature_names),
             "class_names": list(split.target_names) if split.task == "classification" else None,
             "n_classes": split.n_classes}
@@ -127,7 +128,8 @@ def _write_json(path: Path, obj) -> None:
 
 def _read_json(path: Path, what: str):
     if not path.is_file():
-        raise CLIError(f"{path.parent} is not a lamina run folder: {path.name} is missing")
+        raise CLIError(f"{path.parent} is not a lamina run folder: {path.name} is missing; give a folder that "
+                       "`lamina train` wrote")
     try:
         return json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
@@ -157,7 +159,8 @@ def load_run(run):
         raise CLIError(f"{path / 'config.json'}: {_message(err)}") from None
     weights = path / "model.safetensors"
     if not weights.is_file():
-        raise CLIError(f"{path} has no trained weights: model.safetensors is missing")
+        raise CLIError(f"{path} has no trained weights: model.safetensors is missing; train the run again with "
+                       f"--out {path} --overwrite")
     try:
         load(weights, model)
         run_id = load_metadata(weights).get("run_id")
