@@ -143,7 +143,7 @@ def main(argv=None) -> int:
         if args.command is None:
             make_parser().print_help()
             return 2
-        with _numpy_quiet(), _blas_threads(getattr(args, "threads", None)):
+        with _numpy_quiet(), _blas_threads(args):
             return args.func(args)
     except CLIError as err:
         print(f"lamina: error: {err}", file=sys.stderr)
@@ -172,9 +172,11 @@ def _numpy_quiet():
 
 
 @contextlib.contextmanager
-def _blas_threads(threads):
+def _blas_threads(args):
     """BLAS threads for the command: --threads, else LAMINA_NUM_THREADS, else 1 (on a busy machine two threads
-    wait on each other: a step took 7x longer; one thread also makes runs repeat bit for bit anywhere)."""
+    wait on each other: a step took 7x longer; one thread also makes runs repeat bit for bit anywhere). The count
+    is kept in ``args.threads`` for libraries loaded later (train applies it again around training)."""
+    threads = getattr(args, "threads", None)
     if threads is None:
         env = os.environ.get("LAMINA_NUM_THREADS", "")
         threads = int(env) if env.isdigit() else 1
@@ -182,6 +184,7 @@ def _blas_threads(threads):
         raise CLIError(f"--threads must be a positive whole number, got {threads}")
     from threadpoolctl import threadpool_limits  # inspects the loaded libraries: only when a command runs
 
+    args.threads = threads
     with threadpool_limits(limits=threads, user_api="blas"):
         yield
 

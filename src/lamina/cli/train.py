@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 import lamina
 from lamina.cli.runs import (
@@ -109,10 +110,12 @@ def _train(args, config, data, model, folder: RunFolder, arrays, say) -> int:
                  _EpochLines(config["epochs"], say)]
     failure = None
     try:
-        history = fit(model, train, loss=_loss(config), optimizer=optimizer, epochs=config["epochs"],
-                      val=(X_test, y_test), metrics=[metric], batch_size=config["batch_size"], progress=False,
-                      checkpoint=stage / "checkpoint.ckpt", resume=stage / "checkpoint.ckpt" if args.resume else None,
-                      clip_grad_norm=config.get("clip_grad_norm"), callbacks=callbacks)
+        with threadpool_limits(limits=getattr(args, "threads", None) or 1, user_api="blas"):  # BLAS loaded since
+            history = fit(model, train, loss=_loss(config), optimizer=optimizer, epochs=config["epochs"],
+                          val=(X_test, y_test), metrics=[metric], batch_size=config["batch_size"], progress=False,
+                          checkpoint=stage / "checkpoint.ckpt",
+                          resume=stage / "checkpoint.ckpt" if args.resume else None,
+                          clip_grad_norm=config.get("clip_grad_norm"), callbacks=callbacks)
     except TrainingError as err:
         history, failure = err.history, err
         callbacks[-1].close()
