@@ -78,3 +78,13 @@ def test_a_nan_or_infinite_target_is_refused_before_training(tmp_path, cli_error
     cli_error("train", "--csv", table, "--target", "y", "--task", "regression", "--out", tmp_path / "run",
               match="line 9, target 'y' is '-inf'")
     assert not (tmp_path / "run").exists()
+
+
+def test_predictions_are_written_whole_with_one_per_row(xor_run, tmp_path, cli, cli_error):
+    rows = write(tmp_path / "in.csv", "x1,x2\n0,0\n0,1\n1,0\n1,1\n")
+    code, out, _ = cli("predict", xor_run, "--input", rows, "--output", tmp_path / "p.npy")
+    assert code == 0 and "wrote 4 predictions for 4 input rows" in out
+    assert np.load(tmp_path / "p.npy").tolist() == [0, 1, 1, 0]
+    cli_error("predict", xor_run, "--input", rows, "--output", tmp_path / "nowhere" / "p.csv",
+              match="the folder " + str(tmp_path / "nowhere") + " does not exist")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "p.npy"]  # no temporary file left

@@ -4,6 +4,7 @@ parsed arguments and returns the exit status."""
 from __future__ import annotations
 
 import csv
+import io
 import sys
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from lamina.cli.runs import (
     model_kind,
 )
 from lamina.cli.train import cmd_train
+from lamina.serialization import write_atomic
 from lamina.training import History, predict
 
 
@@ -68,14 +70,18 @@ def cmd_predict(args) -> int:
         labels = [f"{v:.6g}" for v in pred]
     if args.output:
         out_path = Path(args.output)
+        if not out_path.parent.is_dir():
+            raise CLIError(f"--output {out_path}: the folder {out_path.parent} does not exist; create it first")
+        buffer = io.BytesIO() if out_path.suffix == ".npy" else io.StringIO(newline="")
         if out_path.suffix == ".npy":
-            np.save(out_path, np.asarray(pred))
+            np.save(buffer, np.asarray(pred))
         else:
-            with open(out_path, "w", newline="") as f:
-                w = csv.writer(f)
-                w.writerow(["prediction"])
-                w.writerows([label] for label in labels)
-        print(f"wrote {len(labels)} predictions to {out_path}")
+            w = csv.writer(buffer)
+            w.writerow(["prediction"])
+            w.writerows([label] for label in labels)
+        data = buffer.getvalue()
+        write_atomic(out_path, data if isinstance(data, bytes) else data.encode())  # never half a file
+        print(f"wrote {len(labels)} predictions for {len(X)} input rows to {out_path}")
     else:
         print("\n".join(labels))
     return 0
