@@ -108,3 +108,26 @@ def test_a_half_replaced_run_is_named(xor_run, tmp_path, cli_error, cli, name):
     shutil.copytree(xor_run, run)
     shutil.copy(tmp_path / "other" / name, run / name)
     cli_error("evaluate", run, match="belongs to another run than")
+
+
+def test_a_run_half_moved_into_place_is_named_with_where_the_rest_is(xor_run, tmp_path, cli, cli_error,
+                                                                      monkeypatch):
+    import os
+
+    run = tmp_path / "run"
+    shutil.copytree(xor_run, run)
+    replace = os.replace
+
+    def fail_on_config(src, dst):
+        if os.fspath(dst) == os.fspath(run / "config.json"):
+            raise OSError(5, "Input/output error")
+        return replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", fail_on_config)
+    code, _, err = cli("train", "--data", "xor", "--epochs", "3", "--out", run, "--overwrite", "--quiet")
+    monkeypatch.undo()
+    assert code == 1 and "Input/output error" in err
+    stage = tmp_path / ".run.lamina-partial"
+    assert (stage / "config.json").is_file()
+    cli_error("evaluate", run, match=f"belongs to another run than {run / 'config.json'} (a run folder left half "
+                                     f"replaced; the rest of the new run is in {stage})")

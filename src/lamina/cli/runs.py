@@ -168,8 +168,10 @@ def load_run(run):
         message = _message(err)
         raise CLIError(message if str(weights) in message else f"cannot load weights {weights}: {message}") from None
     if run_id is not None and config.get("run_id") not in (None, run_id):
+        stage = staging_path(path)
+        rest = f"; the rest of the new run is in {stage}" if stage.is_dir() else ""
         raise CLIError(f"{weights} belongs to another run than {path / 'config.json'} (a run folder left half "
-                       "replaced), in " + f"{path}; train the run again with --out {path} --overwrite")
+                       f"replaced{rest}), in {path}; train the run again with --out {path} --overwrite")
     return config, model
 
 
@@ -213,8 +215,8 @@ class RunFolder:
 
     def __init__(self, path: Path, resume: bool = False):
         self.path = Path(path)
-        absolute = self.path.resolve()
-        self.stage = absolute.parent / f".{absolute.name}.lamina-partial"
+        self.stage = staging_path(self.path)
+        self.publishing = False
         if self.stage.exists():  # left by a run that was killed: it is ours to replace
             shutil.rmtree(self.stage)
         self.stage.mkdir(parents=True)
@@ -230,6 +232,7 @@ class RunFolder:
         self.path.mkdir(parents=True, exist_ok=True)
         names = sorted((p.name for p in self.stage.iterdir() if p.is_file() and not p.name.startswith(".")),
                        key=lambda n: n == "config.json")
+        self.publishing = True  # from here a failure keeps the staging folder: it holds the rest of the new run
         for name in names:
             os.replace(self.stage / name, self.path / name)
         for name in RUN_FILES:
@@ -238,7 +241,14 @@ class RunFolder:
         shutil.rmtree(self.stage, ignore_errors=True)
 
     def discard(self) -> None:
-        shutil.rmtree(self.stage, ignore_errors=True)
+        if not self.publishing:
+            shutil.rmtree(self.stage, ignore_errors=True)
+
+
+def staging_path(run: Path) -> Path:
+    """Where a run is written before it is moved into ``run``: a hidden sibling folder."""
+    absolute = Path(run).resolve()
+    return absolute.parent / f".{absolute.name}.lamina-partial"
 
 
 def data_fingerprint(data: dict) -> str:
