@@ -5,6 +5,7 @@ import json
 import os
 import re
 import signal
+import sys
 
 import numpy as np
 import pytest
@@ -111,7 +112,7 @@ def test_clip_grad_norm_keeps_that_run_finite(tmp_path, cli):
     assert all(np.isfinite(json.loads((run / "history.json").read_text())["history"]["loss"]))
 
 
-def test_one_summary_line_per_epoch_that_fits_80_columns(tmp_path, cli):
+def test_one_summary_line_per_epoch_that_fits_80_columns(tmp_path, cli, monkeypatch):
     code, out, err = cli("train", "--data", "digits", "--epochs", "3", "--out", tmp_path / "a", "--no-progress")
     assert code == 0
     lines = err.strip().splitlines()
@@ -122,8 +123,12 @@ def test_one_summary_line_per_epoch_that_fits_80_columns(tmp_path, cli):
         assert "loss " in line and "acc " in line and "| test loss " in line and line.endswith("s")
     code, out, err = cli("train", "--data", "digits", "--epochs", "2", "--out", tmp_path / "b", "--quiet")
     assert code == 0 and out == "" and err == ""
-    code, out, err = cli("train", "--data", "xor", "--epochs", "2", "--out", tmp_path / "c")  # with the bar
+    code, out, err = cli("train", "--data", "xor", "--epochs", "2", "--out", tmp_path / "c")  # not a terminal
+    assert code == 0 and "batch/s" not in err and "\r" not in err
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    code, out, err = cli("train", "--data", "xor", "--epochs", "2", "--out", tmp_path / "d")  # with the bar
     assert code == 0
+    assert "batch" in err  # the bar's
     assert re.findall(r"epoch (\d+/\d+)  loss", err) == ["1/2", "2/2"]  # the bar's lines are replaced by these
 
 

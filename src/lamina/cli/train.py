@@ -249,11 +249,12 @@ def _loss_plot(history, folder: Path, title: str, say) -> None:
 # what the user sees, and signals
 # ---------------------------------------------------------------------------------------------------------------
 class _Printer:
-    """--quiet: nothing; --no-progress: one line per epoch; default: a bar within each epoch, then its line."""
+    """--quiet: nothing; --no-progress: one line per epoch; default: a bar within each epoch, then its line (the
+    bar only on a terminal: a log file gets the lines alone)."""
 
     def __init__(self, args):
         self.quiet = bool(getattr(args, "quiet", False))
-        self.bar = not self.quiet and not args.no_progress
+        self.bar = not self.quiet and not args.no_progress and sys.stderr.isatty()
 
     def progress(self, line: str) -> None:
         if not self.quiet:
