@@ -8,6 +8,7 @@ by its frequency alone) and a sample; with --plot the Transformer's attention we
 """
 
 import argparse
+import os
 import time
 
 import numpy as np
@@ -103,4 +104,6 @@ def run(args) -> dict:
 
 
 if __name__ == "__main__":
+    if "LAMINA_NUM_THREADS" not in os.environ:  # one BLAS thread: two wait on each other on a busy machine
+        lamina.set_num_threads(1)
     main()

@@ -4,6 +4,7 @@
 """
 
 import argparse
+import os
 
 import lamina
 from lamina import metrics, nn, optim
@@ -43,4 +44,6 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
+    if "LAMINA_NUM_THREADS" not in os.environ:  # one BLAS thread: two wait on each other on a busy machine
+        lamina.set_num_threads(1)
     main()

@@ -5,6 +5,7 @@ ReLU neuron, price = max(0, w·size + b), fits well and recovers the slope and t
 """
 
 import argparse
+import os
 
 import lamina
 from lamina import nn, optim
@@ -52,4 +53,6 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
+    if "LAMINA_NUM_THREADS" not in os.environ:  # one BLAS thread: two wait on each other on a busy machine
+        lamina.set_num_threads(1)
     main()

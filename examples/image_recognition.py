@@ -9,6 +9,7 @@ examples. The first layer's filters and the feature maps they make of a few test
 """
 
 import argparse
+import os
 import time
 
 import lamina
@@ -78,4 +79,6 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
+    if "LAMINA_NUM_THREADS" not in os.environ:  # one BLAS thread: two wait on each other on a busy machine
+        lamina.set_num_threads(1)
     main()

@@ -5,6 +5,7 @@ initial weights, same batches; only SGD's learning rate differs.
 """
 
 import argparse
+import os
 
 import numpy as np
 
@@ -61,4 +62,6 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
+    if "LAMINA_NUM_THREADS" not in os.environ:  # one BLAS thread: two wait on each other on a busy machine
+        lamina.set_num_threads(1)
     main()

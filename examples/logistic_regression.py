@@ -7,6 +7,7 @@ dL/dz = dL/da · da/dz = (a − y)/(a(1 − a)) · a(1 − a) = a − y: the err
 """
 
 import argparse
+import os
 
 import numpy as np
 
@@ -43,4 +44,6 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
+    if "LAMINA_NUM_THREADS" not in os.environ:  # one BLAS thread: two wait on each other on a busy machine
+        lamina.set_num_threads(1)
     main()

@@ -6,6 +6,7 @@ the last value, and the noise itself (the error of a perfect forecaster).
 """
 
 import argparse
+import os
 import time
 
 from threadpoolctl import threadpool_limits  # installed with scikit-learn
@@ -64,4 +65,6 @@ def run(args) -> dict:
 
 
 if __name__ == "__main__":
+    if "LAMINA_NUM_THREADS" not in os.environ:  # one BLAS thread: two wait on each other on a busy machine
+        lamina.set_num_threads(1)
     main()

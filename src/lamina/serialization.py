@@ -9,8 +9,12 @@ scalar state, scheduler state, epoch, the RNG state, history, extra) is JSON in 
 entry per section, with small markers that keep tuples, NumPy scalars and non-string dict keys exact.
 
 Writes go to a temporary file in the same directory, are flushed to disk, then renamed over the target:
-a crash mid-write leaves the previous file intact. Loads check the whole file, and the keys and shapes
-against the model and optimizer, before anything is copied.
+a crash mid-write leaves the previous file intact. Every file lamina writes carries a CRC-32 of each tensor
+(its dtype, shape and bytes) and of the rest of the metadata under the metadata key ``lamina.crc32``; loads
+verify them and name the file and the tensor whose bytes changed. Files without that key (written by other
+safetensors writers) load unverified. Loads check the whole file, and the keys and shapes against the model and
+optimizer, before anything is copied. bfloat16 tensors (PyTorch's half-width weights) load as float32, exactly;
+other dtypes NumPy has no type for (float8) are refused by name.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import struct
+import zlib
 from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
@@ -36,6 +42,7 @@ CHECKPOINT_FORMAT = "lamina.checkpoint"
 OBJECT_FORMAT = "lamina.object"  # save() of a nested object: tensors by path, the structure as JSON
 _SECTIONS = ("model", "optimizer", "scheduler", "epoch", "history", "extra", "rng")
 _MARKERS = {"__tensor__", "__scalar__", "__tuple__", "__items__"}
+CHECKSUM_KEY = "lamina.crc32"  # metadata entry: {"tensors": {name: crc}, "metadata": crc of the other entries}
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -65,15 +72,16 @@ def write_atomic(path, data: bytes) -> None:
 
 
 def _read(path, arrays: bool = True) -> tuple[dict, dict]:
-    """(arrays by name, metadata) of a safetensors file; a clear ValueError naming the file if it is not one.
-    With arrays=False only the header is read."""
+    """(arrays by name, metadata) of a safetensors file; a clear ValueError naming the file if it is not one, or
+    if a lamina checksum does not match. With arrays=False only the header is read (and its checksum checked).
+    The returned metadata leaves out lamina's checksum entry."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     try:
         with safe_open(str(path), framework="np") as f:
             metadata = f.metadata() or {}
-            tensors = {key: f.get_tensor(key) for key in f.keys()} if arrays else {}
+            tensors = {key: _get_tensor(path, f, key) for key in f.keys()} if arrays else {}
     except (SafetensorError, TypeError) as err:
         with open(path, "rb") as f:
             head = f.read(4)
@@ -83,9 +91,88 @@ def _read(path, arrays: bool = True) -> tuple[dict, dict]:
                 "run any code it contains. Convert it where you trust it, in PyTorch: "
                 "`from safetensors.torch import save_file; save_file(torch.load(path), 'model.safetensors')` "
                 "(for a nested checkpoint, save its state dicts one by one)") from None
-        raise ValueError(f"{path}: not a readable safetensors file (truncated, corrupt or another format): "
-                         f"{err}") from None
+        raise ValueError(f"{path}: not a readable safetensors file (truncated, corrupt or another format: "
+                         f"{_first_line(err)}); restore it from a copy or write it again") from None
+    metadata = dict(metadata)
+    _verify(path, tensors, metadata, arrays)
     return tensors, metadata
+
+
+def _detail(err: BaseException) -> str:
+    """What went wrong, without Python's type names: a KeyError says which entry is missing."""
+    if isinstance(err, KeyError) and err.args:
+        return f"no entry {err.args[0]!r}"
+    return _first_line(err)
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else "unreadable"
+
+
+def _get_tensor(path: Path, f, key: str) -> np.ndarray:
+    """One tensor as a NumPy array; bfloat16 widened to float32 (exact: bfloat16 is float32's top 16 bits)."""
+    try:
+        return f.get_tensor(key)
+    except (TypeError, AttributeError):  # a dtype NumPy has no type for
+        dtype = f.get_slice(key).get_dtype()
+    if dtype != "BF16":
+        raise ValueError(f"{path}: tensor {key!r} has dtype {dtype}, which lamina does not read (it reads float, "
+                         "int, uint and bool tensors, and bfloat16 as float32); convert it to float32 first")
+    start, end, shape = _tensor_location(path, key)
+    with open(path, "rb") as fh:
+        fh.seek(start)
+        raw = fh.read(end - start)
+    bits = np.frombuffer(raw, dtype="<u2").astype(np.uint32) << np.uint32(16)
+    return bits.view(np.float32).reshape(shape)
+
+
+def _tensor_location(path: Path, key: str) -> tuple[int, int, tuple]:
+    """(first byte, end byte, shape) of one tensor in the file (the header was already validated by safetensors)."""
+    with open(path, "rb") as fh:
+        (size,) = struct.unpack("<Q", fh.read(8))
+        header = json.loads(fh.read(size))
+    begin, end = header[key]["data_offsets"]
+    return 8 + size + begin, 8 + size + end, tuple(header[key]["shape"])
+
+
+def _crc(array: np.ndarray) -> str:
+    array = np.ascontiguousarray(array)
+    head = zlib.crc32(f"{array.dtype.str}{array.shape}".encode())
+    return f"{zlib.crc32(array.reshape(-1).view(np.uint8), head):08x}"
+
+
+def _metadata_crc(metadata: dict) -> str:
+    return f"{zlib.crc32(json.dumps(metadata, sort_keys=True).encode()):08x}"
+
+
+def _checksums(tensors: dict, metadata: dict) -> str:
+    return json.dumps({"tensors": {k: _crc(v) for k, v in tensors.items()}, "metadata": _metadata_crc(metadata)})
+
+
+def _verify(path: Path, tensors: dict, metadata: dict, arrays: bool) -> None:
+    """Check lamina's checksums (and drop their entry from ``metadata``); files without them pass unchecked."""
+    stored = metadata.pop(CHECKSUM_KEY, None)
+    if stored is None:
+        return
+    try:
+        sums = json.loads(stored)
+        expected_tensors, expected_meta = dict(sums["tensors"]), sums["metadata"]
+    except (ValueError, TypeError, KeyError):
+        raise ValueError(f"{path}: corrupt file: its checksum entry {CHECKSUM_KEY!r} is unreadable; restore it "
+                         "from a copy or write it again") from None
+    if _metadata_crc(metadata) != expected_meta:
+        raise ValueError(f"{path}: corrupt file: its metadata fails its checksum (bytes changed after it was "
+                         "written); restore it from a copy or write it again")
+    if not arrays:
+        return
+    if set(expected_tensors) != set(tensors):
+        raise ValueError(f"{path}: corrupt file: its tensor names differ from the ones it was written with; "
+                         "restore it from a copy or write it again")
+    for key, array in tensors.items():
+        if _crc(array) != expected_tensors[key]:
+            raise ValueError(f"{path}: corrupt file: tensor {key!r} fails its checksum (its bytes changed after it "
+                             "was written); restore it from a copy or write it again")
 
 
 def _state_of(obj, what: str) -> Mapping:
@@ -111,10 +198,13 @@ def _serialize(tensors: dict, metadata: dict | None) -> bytes:
     for key, array in tensors.items():
         if array.dtype.kind not in "biufc":
             raise TypeError(f"cannot save {key!r}: dtype {array.dtype} is not numeric")
-    if metadata is not None:
-        bad = {k: type(v).__name__ for k, v in metadata.items() if not (isinstance(k, str) and isinstance(v, str))}
-        if bad:
-            raise TypeError(f"metadata must map str to str (safetensors stores text); got {bad}")
+    metadata = dict(metadata or {})
+    bad = {k: type(v).__name__ for k, v in metadata.items() if not (isinstance(k, str) and isinstance(v, str))}
+    if bad:
+        raise TypeError(f"metadata must map str to str (safetensors stores text); got {bad}")
+    if CHECKSUM_KEY in metadata:
+        raise ValueError(f"metadata key {CHECKSUM_KEY!r} is lamina's own (the file's checksums)")
+    metadata[CHECKSUM_KEY] = _checksums(tensors, metadata)
     return safetensors.numpy.save(tensors, metadata=metadata)
 
 
@@ -267,8 +357,9 @@ def load_checkpoint(path, *, model=None, optimizer=None, scheduler=None, restore
                          "a weights file loads with lamina.load(path, model)")
     try:
         sections = {name: _decode(json.loads(metadata[name]), tensors) for name in _SECTIONS}
-    except (KeyError, ValueError, TypeError) as err:
-        raise ValueError(f"{path}: corrupt checkpoint metadata: {type(err).__name__} {err}") from None
+    except (KeyError, ValueError, TypeError, AttributeError, IndexError) as err:
+        raise ValueError(f"{path}: corrupt checkpoint metadata ({_detail(err)}); restore it from a copy or write "
+                         "it again") from None
 
     for obj, name in ((model, "model"), (optimizer, "optimizer"), (scheduler, "scheduler")):
         if obj is not None and sections[name] is None:
@@ -313,7 +404,8 @@ def _check_optimizer(path, saved, optimizer) -> None:
                     raise ValueError(f"state {name!r} of parameter {idx} has shape {shape} but the parameter has "
                                      f"shape {tuple(params[idx].shape)}")
     except (KeyError, TypeError, AttributeError) as err:
-        raise ValueError(f"{path}: malformed optimizer state ({type(err).__name__}: {err})") from None
+        raise ValueError(f"{path}: malformed optimizer state ({_detail(err)}); restore it from a copy or write it "
+                         "again") from None
     except ValueError as err:
         raise ValueError(f"{path}: optimizer state does not fit the optimizer: {err}") from None
 
@@ -322,4 +414,5 @@ def _check_rng(path, state) -> None:
     try:
         getattr(np.random, state["bit_generator"])().state = state
     except Exception as err:  # any failure means the stored state is unusable
-        raise ValueError(f"{path}: invalid RNG state in the checkpoint ({type(err).__name__}: {err})") from None
+        raise ValueError(f"{path}: invalid RNG state in the checkpoint ({_detail(err)}); restore it from a copy or "
+                         "write it again") from None

@@ -151,7 +151,7 @@ def test_bad_arguments(capsys, tmp_path):
     assert_error(capsys, "frobnicate", match="invalid choice")
     assert_error(capsys, "predict", tmp_path, match="--input")
     assert_error(capsys, "train", "--test-size", "1.5", match="--test-size")
-    assert_error(capsys, "train", "--resume", tmp_path, "--lr", "0.1", match="--lr cannot change")
+    assert_error(capsys, "train", "--resume", tmp_path, "--hidden", "4", match="--hidden cannot change")
 
 
 def test_bad_files(xor_run, capsys, tmp_path):
@@ -168,7 +168,7 @@ def test_bad_files(xor_run, capsys, tmp_path):
     assert_error(capsys, "predict", xor_run, "--input", wide, match="3 input columns but the model expects 2")
     words = tmp_path / "words.csv"
     words.write_text("x1,x2\n1,two\n")
-    assert_error(capsys, "predict", xor_run, "--input", words, match="must be a number")
+    assert_error(capsys, "predict", xor_run, "--input", words, match="line 2, column 'x2' holds 'two'")
     assert_error(capsys, "predict", xor_run, "--input", tmp_path / "nope.csv", match="does not exist")
     assert_error(capsys, "predict", xor_run, "--input", table.with_suffix(".txt"), match="does not exist")
     (tmp_path / "in.txt").write_text("1,2\n")

@@ -93,6 +93,7 @@ def test_resume_with_augmentation_continues_bit_for_bit(tmp_path, capsys):
         np.testing.assert_array_equal(a[k].numpy(), b[k].numpy())
     config = json.loads((tmp_path / "a" / "config.json").read_text())
     assert config["augment"] is True and config["epochs"] == 2
+    capsys.readouterr()  # the runs' per-epoch lines
     assert_error(capsys, "train", "--resume", tmp_path / "a", "--model", "mlp", match="--model cannot change")
     capsys.readouterr()
 

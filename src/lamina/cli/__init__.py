@@ -17,8 +17,9 @@ network on images, then evaluate, predict, plot and inspect the saved run.
 A run folder holds model.safetensors (the weights), config.json (what rebuilds the model and preprocesses raw
 input: the model kind, dataset, task, sizes, activation, class names, the feature scaler or, for a CNN, the image
 shape and each channel's mean and standard deviation), history.json, metrics.json (test metrics), health.json
-(each layer's activation and gradient statistics per epoch, from TrainingHealth), loss.png and
-checkpoint.ckpt (for --resume); `lamina plot` adds a CNN's filters.png and feature_maps.png.
+(each layer's activation and gradient statistics per epoch, from TrainingHealth), loss.png,
+checkpoint.ckpt (for --resume) and best.safetensors (the weights of the lowest test loss); `lamina plot` adds a
+CNN's filters.png and feature_maps.png. ``train`` writes them whole or not at all (see ``train``).
 
 The package: ``models`` (the table of model kinds: builders, defaults, input preprocessing), ``runs`` (datasets,
 run folders), ``commands`` (one function per subcommand) and, here, the argument parser and ``main``.
@@ -27,11 +28,17 @@ run folders), ``commands`` (one function per subcommand) and, here, the argument
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
+import warnings
+
+import numpy as np
 
 from lamina.cli.commands import cmd_evaluate, cmd_graph, cmd_info, cmd_plot, cmd_predict, cmd_report, cmd_train
+from lamina.cli.inputs import HEADER_RULE
 from lamina.cli.runs import ACTIVATIONS, DATASETS, MODEL_KINDS, OPTIMIZERS, CLIError, _message, build_model, load_run
+from lamina.cli.train import EXIT_INTERRUPTED, TrainingFailed
 from lamina.cli.tune import add_parser as add_tune_parser
 
 
@@ -79,10 +86,21 @@ def make_parser() -> argparse.ArgumentParser:
     t.add_argument("--batch-size", type=int)
     t.add_argument("--test-size", type=_positive_float, help="held-out fraction (default 0.2)")
     t.add_argument("--seed", type=int, help="seeds the split, the initial weights, shuffling and dropout (default 0)")
-    t.add_argument("--out", metavar="DIR", help="run folder (default runs/<dataset>-<time>)")
-    t.add_argument("--resume", metavar="RUN", help="continue the run in this folder from its checkpoint")
+    t.add_argument("--clip-grad-norm", type=_positive_float, metavar="MAX",
+                   help="scale the gradients down when their total L2 norm exceeds MAX (e.g. 1.0)")
+    t.add_argument("--out", metavar="DIR", help="run folder (default runs/<dataset>-<time>); it must be new or "
+                                                "empty unless --overwrite")
+    t.add_argument("--overwrite", action="store_true",
+                   help="replace the run in a non-empty --out folder (the old run stays whole until the new one "
+                        "is complete)")
+    t.add_argument("--resume", metavar="RUN", help="continue the run in this folder from its checkpoint (--epochs, "
+                                                   "--lr and --clip-grad-norm may change)")
     t.add_argument("--root", metavar="DIR", help="folder with the MNIST / Fashion-MNIST IDX files")
-    t.add_argument("--no-progress", action="store_true", help="no progress bars")
+    t.add_argument("--threads", type=int, metavar="N",
+                   help="BLAS threads (default 1, or LAMINA_NUM_THREADS): 1 is fastest on a busy machine and "
+                        "keeps seeded runs bit-identical from machine to machine")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar: one summary line per epoch")
+    t.add_argument("--quiet", action="store_true", help="print nothing but errors")
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("evaluate", help="print a run's test metrics")
@@ -91,7 +109,11 @@ def make_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("predict", help="predict with a trained run")
     p.add_argument("run", metavar="RUN")
-    p.add_argument("--input", required=True, metavar="FILE", help="raw features: .csv (header optional) or .npy")
+    p.add_argument("--input", required=True, metavar="FILE",
+                   help=f"raw features, one row per sample: .npy, or .csv where {HEADER_RULE}; a header's columns "
+                        "are matched to the training features by name")
+    p.add_argument("--header", action=argparse.BooleanOptionalAction, default=None,
+                   help="the CSV's first row is (--header) or is not (--no-header) a header")
     p.add_argument("--output", metavar="FILE", help="write predictions to this .csv or .npy instead of printing")
     p.set_defaults(func=cmd_predict)
 
@@ -118,24 +140,57 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    """Entry point of the ``lamina`` console script; returns the exit status."""
+    """Entry point of the ``lamina`` console script; returns the exit status: 0, 2 for bad input (arguments,
+    files), 1 for a failure during training (or an unexpected one), 130 when Ctrl-C or SIGTERM stopped it."""
     try:
         args = make_parser().parse_args(argv)
         if args.command is None:
             make_parser().print_help()
             return 2
-        return args.func(args)
+        with _numpy_quiet(), _blas_threads(args):
+            return args.func(args)
     except CLIError as err:
         print(f"lamina: error: {err}", file=sys.stderr)
         return 2
+    except TrainingFailed as err:
+        print(f"lamina: error: {err}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("lamina: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as err:  # no tracebacks for users; LAMINA_DEBUG=1 shows them
         if os.environ.get("LAMINA_DEBUG"):
             raise
-        print(f"lamina: error: {type(err).__name__}: {_message(err)}", file=sys.stderr)
+        print(f"lamina: error: {_message(err)}; run again with LAMINA_DEBUG=1 to see where it failed",
+              file=sys.stderr)
         return 1
+
+
+@contextlib.contextmanager
+def _numpy_quiet():
+    """No NumPy RuntimeWarnings (overflow, invalid value) with source lines: lamina checks the numbers that matter
+    (inputs, targets, losses) and reports them in its own words."""
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
+
+
+@contextlib.contextmanager
+def _blas_threads(args):
+    """BLAS threads for the command: --threads, else LAMINA_NUM_THREADS, else 1 (on a busy machine two threads
+    wait on each other: a step took 7x longer; one thread also makes runs repeat bit for bit anywhere). The count
+    is kept in ``args.threads`` for libraries loaded later (train applies it again around training)."""
+    threads = getattr(args, "threads", None)
+    if threads is None:
+        env = os.environ.get("LAMINA_NUM_THREADS", "")
+        threads = int(env) if env.isdigit() else 1
+    if threads < 1:
+        raise CLIError(f"--threads must be a positive whole number, got {threads}")
+    from threadpoolctl import threadpool_limits  # inspects the loaded libraries: only when a command runs
+
+    args.threads = threads
+    with threadpool_limits(limits=threads, user_api="blas"):
+        yield
 
 
 if __name__ == "__main__":

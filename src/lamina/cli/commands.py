@@ -1,163 +1,51 @@
-"""The subcommands of ``lamina``: train, evaluate, predict, plot, graph, report, info. Each takes the parsed
-arguments and returns the exit status."""
+"""The subcommands of ``lamina``: train (in ``train``), evaluate, predict, plot, graph, report, info. Each takes the
+parsed arguments and returns the exit status."""
 
 from __future__ import annotations
 
 import csv
+import io
 import sys
 from pathlib import Path
 
 import numpy as np
 
 import lamina
-from lamina import distributed, metrics
+from lamina import metrics
+from lamina.cli.inputs import read_input
 from lamina.cli.runs import (
-    _RUN_SETTINGS,
     CLIError,
     _load_data,
     _loss,
-    _message,
-    _new_config,
-    _new_run_dir,
-    _optimizer,
     _outputs_to_predictions,
-    _prepare,
     _read_json,
-    _run_dir,
     _test_metrics,
-    _write_json,
-    build_model,
+    data_fingerprint,
     load_run,
     model_kind,
 )
-from lamina.data import DataLoader, TensorDataset, TransformDataset, transforms
-from lamina.serialization import save
-from lamina.training import History, fit, predict
-from lamina.training.callbacks import GradientMonitor
-from lamina.training.health import TrainingHealth
-
-
-def cmd_train(args) -> int:
-    if not distributed.launched():
-        return _train(args)
-    # under `mpiexec -n P` (P > 1): data-parallel; rank 0 alone writes, and any rank's error ends the whole job
-    distributed.init()
-    with distributed.abort_on_error():
-        return _train(args, parallel=True)
-
-
-def _train(args, parallel: bool = False) -> int:
-    main = not parallel or distributed.rank() == 0
-    if args.resume:
-        fixed = [f"--{k.replace('_', '-')}" for k in _RUN_SETTINGS if getattr(args, k) not in (None, False)]
-        if fixed:
-            raise CLIError(f"--resume continues a run with its own settings; {', '.join(fixed)} cannot change "
-                           "(only --epochs and --no-progress can)")
-        run = _run_dir(args.resume)
-        config = _read_json(run / "config.json", "config")
-        if not (run / "checkpoint.ckpt").is_file():
-            raise CLIError(f"cannot resume {run}: checkpoint.ckpt is missing")
-        if args.epochs is not None:
-            config["epochs"] = args.epochs
-            if main:
-                _write_json(run / "config.json", config)
-    else:
-        config = _new_config(args)
-        run = [_new_run_dir(args.out, config["dataset"])]
-        if parallel:  # rank 0's clock names the folder
-            distributed.broadcast_object_list(run, 0)
-        run = run[0]
-    kind = model_kind(config)
-    if parallel and not main:
-        distributed.barrier()  # rank 0 loads the data first: a dataset that is downloaded is fetched once
-    data = _load_data(config["data"], config["seed"], images=kind.images)
-    if parallel and main:
-        distributed.barrier()
-    task = data["task"]
-    if not args.resume:
-        config["task"] = task
-        config["n_features"] = int(np.prod(data["X_train"].shape[1:]))
-        config.update(kind.fit_inputs(data["X_train"]))
-        config["feature_names"] = data["feature_names"]
-        config["class_names"] = data["class_names"]
-        if task == "classification":
-            config["n_outputs"] = int(data["n_classes"])
-        else:
-            y = np.asarray(data["y_train"], dtype=np.float64)
-            config["n_outputs"] = 1
-            config["target_scaler"] = {"mean": float(y.mean()), "scale": float(y.std() or 1.0)}
-
-    X_train, X_test, y_train, y_test = _prepare(data, config)
-    lamina.manual_seed(config["seed"])
-    try:
-        model = build_model(config)
-    except ValueError as err:  # sizes that make no model, e.g. too many convolution blocks for a small image
-        raise CLIError(_message(err)) from None
-    if not args.resume and main:  # written once the config is known to make a model
-        run.mkdir(parents=True, exist_ok=True)
-        _write_json(run / "config.json", config)
-    train = (X_train, y_train)
-    if config.get("augment"):
-        train = DataLoader(TransformDataset(TensorDataset(data["X_train"], y_train), _augmentation(config)),
-                           batch_size=config["batch_size"], shuffle=True)
-    optimizer = _optimizer(config, model.parameters())
-    loss = _loss(config)
-    metric = "accuracy" if task == "classification" else "r2"
-    progress = not args.no_progress
-    if progress and main:
-        print(f"training {config['dataset']} ({task}, {len(X_train)} train / {len(X_test)} test samples) "
-              f"-> {run}", file=sys.stderr)
-    history = fit(model, train, loss=loss, optimizer=optimizer, epochs=config["epochs"],
-                  val=(X_test, y_test), metrics=[metric], batch_size=config["batch_size"], progress=progress,
-                  checkpoint=run / "checkpoint.ckpt", resume=run / "checkpoint.ckpt" if args.resume else None,
-                  callbacks=[GradientMonitor(every=10), TrainingHealth(warn=False)], distributed=parallel)
-    if not main:
-        return 0
-    save(model.state_dict(), run / "model.safetensors")
-    _write_json(run / "history.json", history.to_dict())
-    _write_json(run / "health.json", history.health.to_dict())
-    for message in history.health.warnings:
-        print(f"warning: {message}", file=sys.stderr)
-    results = _test_metrics(model, config, X_test, data["y_test"])
-    _write_json(run / "metrics.json", results)
-    if history.interrupted:
-        print(f"interrupted: continue with `lamina train --resume {run}`", file=sys.stderr)
-    elif args.resume and len(history) > config["epochs"]:
-        print(f"note: the checkpoint had already completed {len(history)} epochs; nothing to train "
-              f"(pass --epochs above {len(history)} to train more)", file=sys.stderr)
-    _loss_plot(history, run)
-    for key, value in results.items():
-        print(f"test {key}: {value:.4f}")
-    print(f"run saved to {run}")
-    return 130 if history.interrupted else 0
-
-
-def _augmentation(config: dict):
-    """--augment: each training image shifted by up to 10% and rotated by up to 10 degrees (fresh draws per sample
-    and epoch, from lamina's global random stream, which checkpoints restore), then normalised."""
-    stats = config["normalize"]
-    return transforms.Compose([transforms.RandomAffine(degrees=10, translate=(0.1, 0.1), interpolation="bilinear"),
-                               transforms.Normalize(stats["mean"], stats["std"])])
-
-
-def _loss_plot(history, run: Path) -> None:
-    try:
-        from lamina.plot import plot_history  # matplotlib (optional) loads only for plots
-
-        plot_history(history, run / "loss.png", title=str(run.name), val_label="test")
-    except ImportError as err:
-        print(f"note: loss curve not plotted ({err})", file=sys.stderr)
+from lamina.cli.train import cmd_train
+from lamina.serialization import write_atomic
+from lamina.training import History, predict
 
 
 def _reload_test_data(config):
     """The run's test inputs, prepared for its model, and the raw test targets."""
     kind = model_kind(config)
     data = _load_data(config["data"], config["seed"], images=kind.images)
+    if config.get("data_sha256") not in (None, data_fingerprint(data)):
+        source = config["data"].get("csv") or config["dataset"]
+        print(f"warning: the data changed since the run was trained ({source} no longer gives the split it was "
+              "trained and tested on: its SHA-256 differs from config.json's data_sha256); the numbers below are "
+              "for the new data", file=sys.stderr)
     X_test = np.asarray(data["X_test"])
     if int(np.prod(X_test.shape[1:])) != config["n_features"]:
         raise CLIError(f"the data now has {int(np.prod(X_test.shape[1:]))} features but the model expects "
-                       f"{config['n_features']}")
+                       f"{config['n_features']}; train a new run on the data as it is now")
     return kind.inputs(X_test, config), data["y_test"]
+
+
+__all__ = ["cmd_train", "cmd_evaluate", "cmd_predict", "cmd_plot", "cmd_graph", "cmd_report", "cmd_info"]
 
 
 def cmd_evaluate(args) -> int:
@@ -168,79 +56,13 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
-def _read_input(path: Path, config: dict) -> np.ndarray:
-    """Raw feature rows from a .npy or .csv file (a header row is allowed; a target column in it is dropped)."""
-    if not path.is_file():
-        raise CLIError(f"input file {path} does not exist")
-    if path.suffix == ".npy":
-        try:
-            X = np.load(path, allow_pickle=False)
-        except (ValueError, OSError) as err:
-            raise CLIError(f"cannot read {path}: {_message(err)}") from None
-    elif path.suffix == ".csv":
-        X = _read_csv_features(path, config)
-    else:
-        raise CLIError(f"--input must be a .csv or .npy file, got {path.name}")
-    if X.dtype.kind not in "biuf":
-        raise CLIError(f"{path} must hold numbers, got values of type {X.dtype}")
-    if model_kind(config).images:
-        return _image_rows(X, path, config)
-    if X.ndim == 1:
-        X = X.reshape(1, -1)
-    X = X.reshape(len(X), -1)
-    if X.shape[1] != config["n_features"]:
-        raise CLIError(f"{path} has {X.shape[1]} input columns but the model expects {config['n_features']}")
-    return X
-
-
-def _image_rows(X: np.ndarray, path: Path, config: dict) -> np.ndarray:
-    """Images (N, C, H, W), (N, H, W) for one channel, one image, or rows of C·H·W pixels, as pixel rows in
-    [0, 1] (uint8 values are divided by 255, as ToTensor does)."""
-    shape = tuple(config["image_shape"])
-    if X.shape in (shape, shape[1:]) and (X.ndim == 3 or shape[0] == 1):
-        X = X[None]  # one image
-    if X.dtype == np.uint8:
-        X = X.astype(np.float32) / np.float32(255)
-    X = X.reshape(len(X), -1) if X.ndim > 1 else X.reshape(1, -1)
-    if X.shape[1] != config["n_features"]:
-        image = "×".join(map(str, shape))
-        raise CLIError(f"{path} holds inputs of {X.shape[1]} values but the model expects {image} images "
-                       f"({config['n_features']} pixels each)")
-    return X
-
-
-def _read_csv_features(path: Path, config: dict) -> np.ndarray:
-    try:
-        with open(path, newline="") as f:
-            rows = [r for r in csv.reader(f) if r]
-    except (OSError, UnicodeDecodeError) as err:
-        raise CLIError(f"cannot read {path}: {_message(err)}") from None
-    if not rows:
-        raise CLIError(f"{path} is empty")
-    header = None
-    try:
-        [float(v) for v in rows[0]]
-    except ValueError:
-        header, rows = [h.strip() for h in rows[0]], rows[1:]
-    if header is not None:
-        names = config.get("feature_names")
-        target = config["data"].get("target")
-        if names and all(n in header for n in names):
-            cols = [header.index(n) for n in names]
-        else:
-            cols = [i for i, h in enumerate(header) if h != target]
-        rows = [[r[i] for i in cols] if len(r) == len(header) else r for r in rows]
-    try:
-        return np.array([[float(v) for v in r] for r in rows], dtype=np.float64)
-    except ValueError as err:
-        raise CLIError(f"{path}: every value must be a number ({_message(err)})") from None
-
-
 def cmd_predict(args) -> int:
     config, model = load_run(args.run)
-    X = _read_input(Path(args.input), config)
+    X = read_input(Path(args.input), config, args.header)
     out = predict(model, model_kind(config).inputs(X, config)).array
     pred = _outputs_to_predictions(out, config)
+    if len(pred) != len(X):  # one prediction per input row, or nothing
+        raise RuntimeError(f"{len(pred)} predictions for {len(X)} input rows of {args.input}")
     if config["task"] == "classification":
         names = config.get("class_names") or [str(i) for i in range(config["n_outputs"])]
         labels = [names[i] for i in pred]
@@ -248,14 +70,18 @@ def cmd_predict(args) -> int:
         labels = [f"{v:.6g}" for v in pred]
     if args.output:
         out_path = Path(args.output)
+        if not out_path.parent.is_dir():
+            raise CLIError(f"--output {out_path}: the folder {out_path.parent} does not exist; create it first")
+        buffer = io.BytesIO() if out_path.suffix == ".npy" else io.StringIO(newline="")
         if out_path.suffix == ".npy":
-            np.save(out_path, np.asarray(pred))
+            np.save(buffer, np.asarray(pred))
         else:
-            with open(out_path, "w", newline="") as f:
-                w = csv.writer(f)
-                w.writerow(["prediction"])
-                w.writerows([label] for label in labels)
-        print(f"wrote {len(labels)} predictions to {out_path}")
+            w = csv.writer(buffer)
+            w.writerow(["prediction"])
+            w.writerows([label] for label in labels)
+        data = buffer.getvalue()
+        write_atomic(out_path, data if isinstance(data, bytes) else data.encode())  # never half a file
+        print(f"wrote {len(labels)} predictions for {len(X)} input rows to {out_path}")
     else:
         print("\n".join(labels))
     return 0

@@ -113,6 +113,10 @@ def load_csv(path, target: str, task: str | None = None, test_size: float = 0.2,
         values = labels.astype(np.float64)
     except ValueError:
         values = None
+    if values is not None and not np.isfinite(values).all():
+        i = int(np.argmax(~np.isfinite(values)))
+        raise ValueError(f"{path}: line {lines[i]}, target {target!r} is {str(labels[i])!r}, not a finite number; "
+                         "fix or remove that row")
     whole = values is not None and bool(np.all(values == np.round(values)))
     if task is None:
         few = values is None or len(np.unique(values)) <= MAX_CLASSES_INFERRED
@@ -120,7 +124,7 @@ def load_csv(path, target: str, task: str | None = None, test_size: float = 0.2,
     if task == REGRESSION:
         if values is None:
             _numeric(labels, target, lines, path)  # raises, naming the first non-numeric value
-        return make_split(path.stem, x, values, REGRESSION, feature_names, (target,), test_size, seed, scale)
+        return _split(path, x, values, REGRESSION, feature_names, (target,), test_size, seed, scale)
     if task != CLASSIFICATION:
         raise ValueError(f"load_csv: task must be 'classification', 'regression' or None, got {task!r}")
     if values is not None:
@@ -129,31 +133,58 @@ def load_csv(path, target: str, task: str | None = None, test_size: float = 0.2,
                              f"{str(labels[values != np.round(values)][0])!r}; use task='regression'")
         labels = values.astype(np.int64)
     classes, codes = np.unique(labels, return_inverse=True)
-    return make_split(path.stem, x, codes, CLASSIFICATION, feature_names, classes, test_size, seed, scale)
+    return _split(path, x, codes, CLASSIFICATION, feature_names, classes, test_size, seed, scale)
+
+
+def _split(path: Path, *args) -> DatasetSplit:
+    try:
+        return make_split(path.stem, *args)
+    except ValueError as err:  # too few rows (or rows of a class) to split: name the file, not just its stem
+        raise ValueError(f"{path}: {str(err).split(': ', 1)[-1]}; add rows or change the test size") from None
 
 
 def _read_csv(path: Path) -> tuple[list[str], list[list[str]], list[int]]:
     """(header, rows, line number of each row); blank lines are skipped, ragged rows refused."""
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.reader(f)
-        header = next(reader, None)
-        if header is None or not any(h.strip() for h in header):
-            raise ValueError(f"{path}: the file is empty (expected a header row of column names)")
-        header = [h.strip() for h in header]
-        duplicates = sorted({h for h in header if header.count(h) > 1})
-        if duplicates:
-            raise ValueError(f"{path}: duplicate column names {duplicates}")
-        rows, lines = [], []
-        for row in reader:
-            if not any(cell.strip() for cell in row):
-                continue
-            if len(row) != len(header):
-                raise ValueError(f"{path}: line {reader.line_num} has {len(row)} fields but the header has "
-                                 f"{len(header)}")
-            rows.append(row)
-            lines.append(reader.line_num)
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            return _read_rows(path, csv.reader(f))
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not UTF-8 text ({not_utf8(path)}); save it as UTF-8 (\"CSV UTF-8\" in a "
+                         "spreadsheet)") from None
+    except csv.Error as err:
+        raise ValueError(f"{path}: not a readable CSV file ({err}); check its quoting") from None
+
+
+def not_utf8(path: Path) -> str:
+    """Where a file stops being UTF-8: 'byte 0xe9 on line 3' (for the error that names the encoding problem)."""
+    data = Path(path).read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        return f"byte 0x{data[err.start]:02x} on line {line}"
+    return "it decodes only in part"
+
+
+def _read_rows(path: Path, reader) -> tuple[list[str], list[list[str]], list[int]]:
+    header = next(reader, None)
+    if header is None or not any(h.strip() for h in header):
+        raise ValueError(f"{path}: the file is empty (expected a header row of column names)")
+    header = [h.strip() for h in header]
+    duplicates = sorted({h for h in header if header.count(h) > 1})
+    if duplicates:
+        raise ValueError(f"{path}: duplicate column names {duplicates}")
+    rows, lines = [], []
+    for row in reader:
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            raise ValueError(f"{path}: line {reader.line_num} has {len(row)} fields but the header has "
+                             f"{len(header)}")
+        rows.append(row)
+        lines.append(reader.line_num)
     if not rows:
         raise ValueError(f"{path}: no data rows below the header")
     return header, rows, lines
