@@ -83,18 +83,24 @@ class RNN(Function):
 
 class LSTM(Function):
     """gates i, f, g, o = σ, σ, tanh, σ of x_t·W_ihᵀ + b_ih + h_{t−1}·W_hhᵀ + b_hh; c_t = f·c_{t−1} + i·g,
-    h_t = o·tanh(c_t); BPTT carries dL/dh and dL/dc back through the steps"""
+    h_t = o·tanh(c_t), or with a projection W_hr (proj_size rows) h_t = (o·tanh(c_t))·W_hrᵀ; BPTT carries dL/dh
+    and dL/dc back through the steps.
 
-    def forward(self, x, h0, c0, w_ih, w_hh, b_ih, b_hh, *, batch_sizes, reverse):
-        n_rows, (batch, hidden) = x.shape[0], h0.shape
+    With a projection h is narrower (P = proj_size) than c (H): the result's rows are H wide and the outputs and
+    h_n fill their first P columns (the rest are zeros)."""
+
+    def forward(self, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr=None, *, batch_sizes, reverse):
+        n_rows, (batch, hidden) = x.shape[0], c0.shape
         self.batch_sizes, self.reverse, self.has_bias = batch_sizes, reverse, b_ih is not None
         gates = np.dot(x, w_ih.T)  # (N, 4H): becomes the gates' activations, step by step
         if b_ih is not None:
             gates += b_ih + b_hh
-        result = np.empty((n_rows + 2 * batch, hidden), dtype=x.dtype)
+        width = h0.shape[1]
+        result = (np.empty if w_hr is None else np.zeros)((n_rows + 2 * batch, hidden), dtype=x.dtype)
         h, c = h0.copy(), c0.copy()
-        h_prev, c_prev, tanh_c = np.empty_like(result[:n_rows]), np.empty_like(result[:n_rows]), \
-            np.empty_like(result[:n_rows])
+        h_prev, c_prev, tanh_c = np.empty((n_rows, width), x.dtype), np.empty_like(gates[:, :hidden]), \
+            np.empty_like(gates[:, :hidden])
+        m_all = None if w_hr is None else np.empty_like(tanh_c)  # o·tanh(c) before the projection
         two, three = 2 * hidden, 3 * hidden
         for s, n in steps(batch_sizes, reverse):
             z = gates[s:s + n]
@@ -108,23 +114,33 @@ class LSTM(Function):
             c[:n] = cn
             tc = tanh_c[s:s + n]
             np.tanh(cn, out=tc)
-            np.multiply(o, tc, out=result[s:s + n])
-            h[:n] = result[s:s + n]
-        result[n_rows:n_rows + batch], result[n_rows + batch:] = h, c
-        self.save(x, w_ih, w_hh, gates, h_prev, c_prev, tanh_c)
+            if w_hr is None:
+                np.multiply(o, tc, out=result[s:s + n])
+                h[:n] = result[s:s + n]
+            else:
+                m = m_all[s:s + n]
+                np.multiply(o, tc, out=m)
+                h[:n] = np.dot(m, w_hr.T)
+                result[s:s + n, :width] = h[:n]
+        result[n_rows:n_rows + batch, :width], result[n_rows + batch:] = h, c
+        self.save(x, w_ih, w_hh, w_hr, gates, h_prev, c_prev, tanh_c, m_all)
         return result
 
     def backward(self, g):
-        x, w_ih, w_hh, gates, h_prev, c_prev, tanh_c = self.saved
-        n_rows, hidden = x.shape[0], w_hh.shape[1]
+        x, w_ih, w_hh, w_hr, gates, h_prev, c_prev, tanh_c, m_all = self.saved
+        n_rows, width, hidden = x.shape[0], h_prev.shape[1], tanh_c.shape[1]
         batch = (g.shape[0] - n_rows) // 2
-        g_out, dh, dc = g[:n_rows], g[n_rows:n_rows + batch].copy(), g[n_rows + batch:].copy()
+        g_out, dh, dc = g[:n_rows, :width], g[n_rows:n_rows + batch, :width].copy(), g[n_rows + batch:].copy()
         d = np.empty_like(gates)  # dL/d(pre-activation gates)
+        dh_all = None if w_hr is None else np.empty_like(h_prev)  # dL/dh_t, for dL/dW_hr
         two, three = 2 * hidden, 3 * hidden
         for s, n in steps(self.batch_sizes, not self.reverse):
             z, tc = gates[s:s + n], tanh_c[s:s + n]
             i, f, gg, o = z[:, :hidden], z[:, hidden:two], z[:, two:three], z[:, three:]
             dhn = g_out[s:s + n] + dh[:n]
+            if w_hr is not None:
+                dh_all[s:s + n] = dhn
+                dhn = np.dot(dhn, w_hr)  # dL/d(o·tanh c)
             dcn = dc[:n] + dhn * o * (1 - tc * tc)
             ds = d[s:s + n]
             ds[:, :hidden] = dcn * gg * i * (1 - i)
@@ -138,7 +154,10 @@ class LSTM(Function):
         dw_ih = np.dot(d.T, x) if needs[3] else None
         dw_hh = np.dot(d.T, h_prev) if needs[4] else None
         db = _bias_grads(d, self.has_bias, needs[5] or needs[6])
-        return dx, (dh if needs[1] else None), (dc if needs[2] else None), dw_ih, dw_hh, db, db
+        if w_hr is None:
+            return dx, (dh if needs[1] else None), (dc if needs[2] else None), dw_ih, dw_hh, db, db
+        dw_hr = np.dot(dh_all.T, m_all) if needs[7] else None
+        return dx, (dh if needs[1] else None), (dc if needs[2] else None), dw_ih, dw_hh, db, db, dw_hr
 
 
 class GRU(Function):
