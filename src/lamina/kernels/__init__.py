@@ -13,7 +13,8 @@ is arithmetic and comparisons, to float32 rounding where it calls exp or log.
     linalg.py   linear, linear_backward: a tiny fully connected layer               (for lamina/ops/linalg.py)
     optim.py    sgd_step, adam_step: the whole update in one pass                  (for lamina/optim/sgd.py, adam.py)
     rnn.py      lstm_forward, lstm_backward, gru_forward, gru_backward: a whole
-                direction of a recurrent layer, its gate arithmetic fused per step  (for lamina/ops/rnn.py)
+                direction of a recurrent layer, its gate arithmetic fused per step; lstm_gate_grads: one
+                step of the LSTM's backward, for larger layers                      (for lamina/ops/rnn.py)
 
 This package imports neither ``ops`` nor ``optim``; they import it. It loads numba (0.6 s) only on the first
 kernel call: ``kernels.relu`` is looked up by ``__getattr__`` below, which imports the kernel's module (and
@@ -136,7 +137,7 @@ _HOMES = {  # kernel -> the module that defines it
                      "cross_entropy_backward"), "loss"),
     **dict.fromkeys(("linear", "linear_backward"), "linalg"),
     **dict.fromkeys(("sgd_step", "adam_step"), "optim"),
-    **dict.fromkeys(("lstm_forward", "lstm_backward", "gru_forward", "gru_backward"), "rnn"),
+    **dict.fromkeys(("lstm_forward", "lstm_backward", "lstm_gate_grads", "gru_forward", "gru_backward"), "rnn"),
 }
 
 

@@ -7,6 +7,8 @@ the definition; the formulas below are its lines in the same order, so the arith
 and only exp and tanh (numba's scalar ones against NumPy's vectorised ones) round differently.
 
 The blocks of the packed layout come as ``starts`` and ``counts`` (``ops.rnn.steps``), in the order they run.
+``lstm_gate_grads`` is one step of the LSTM's backward without the product: larger layers, whose loops stay in
+Python, call it per step (it has no exp or tanh, so it wins at every size).
 """
 
 from __future__ import annotations
@@ -54,25 +56,32 @@ def lstm_forward(gates, h, c, w_hh_t, starts, counts, out, h_prev, c_prev, tanh_
 
 
 @jit
+def lstm_gate_grads(gates, tanh_c, c_prev, g_out, dh, dc, d):
+    """One step of ops.rnn.LSTM.backward's loop, the product aside (rows of this step only): dL/d(pre-activation
+    gates) into d (n, 4H); dc (n, H) becomes dL/dc_{t−1}. dh (n, H) is dL/dh_t from the later steps."""
+    hidden = dc.shape[1]
+    for r in range(dc.shape[0]):
+        for j in range(hidden):
+            i, f = gates[r, j], gates[r, hidden + j]
+            g, o = gates[r, 2 * hidden + j], gates[r, 3 * hidden + j]
+            tc = tanh_c[r, j]
+            dhn = g_out[r, j] + dh[r, j]
+            dcn = dc[r, j] + dhn * o * (_1 - tc * tc)
+            d[r, j] = dcn * g * i * (_1 - i)
+            d[r, hidden + j] = dcn * c_prev[r, j] * f * (_1 - f)
+            d[r, 2 * hidden + j] = dcn * i * (_1 - g * g)
+            d[r, 3 * hidden + j] = dhn * tc * o * (_1 - o)
+            dc[r, j] = dcn * f
+
+
+@jit
 def lstm_backward(gates, tanh_c, c_prev, g_out, w_hh, starts, counts, dh, dc, d):
     """ops.rnn.LSTM.backward's loop (blocks in backward order): dh, dc (B, H) carry dL/dh and dL/dc (in place);
     d (N, 4H) receives dL/d(pre-activation gates)."""
-    hidden = dc.shape[1]
     for k in range(starts.size):
         s, n = starts[k], counts[k]
-        for r in range(n):
-            row = s + r
-            for j in range(hidden):
-                i, f = gates[row, j], gates[row, hidden + j]
-                g, o = gates[row, 2 * hidden + j], gates[row, 3 * hidden + j]
-                tc = tanh_c[row, j]
-                dhn = g_out[row, j] + dh[r, j]
-                dcn = dc[r, j] + dhn * o * (_1 - tc * tc)
-                d[row, j] = dcn * g * i * (_1 - i)
-                d[row, hidden + j] = dcn * c_prev[row, j] * f * (_1 - f)
-                d[row, 2 * hidden + j] = dcn * i * (_1 - g * g)
-                d[row, 3 * hidden + j] = dhn * tc * o * (_1 - o)
-                dc[r, j] = dcn * f
+        lstm_gate_grads(gates[s:s + n], tanh_c[s:s + n], c_prev[s:s + n], g_out[s:s + n], dh[:n], dc[:n],
+                        d[s:s + n])
         dh[:n] = np.dot(d[s:s + n], w_hh)
 
 

@@ -48,6 +48,15 @@ def _use_kernels(batch_sizes, gates, *arrays) -> bool:
             and all(kernels.fits(a) for a in arrays))
 
 
+def _sigmoid_in_place(v) -> None:
+    """v ← σ(v), the steps of unary.sigmoid_array without its temporary (v is a view into the gates)."""
+    np.negative(v, out=v)
+    np.minimum(v, 88.0 if v.dtype.itemsize <= 4 else 709.0, out=v)
+    np.exp(v, out=v)
+    v += 1
+    np.reciprocal(v, out=v)
+
+
 def _bias_grads(d, has_bias, needs):
     """dL/db of a bias added to every row (None where there is no bias or it needs no gradient)."""
     return np.add.reduce(d, axis=0) if has_bias and needs else None
@@ -127,8 +136,8 @@ class LSTM(Function):
         for s, n in steps(batch_sizes, reverse):
             z = gates[s:s + n]
             z += np.dot(h[:n], w_hh.T)
-            z[:, :two] = sigmoid_array(z[:, :two])
-            z[:, three:] = sigmoid_array(z[:, three:])
+            _sigmoid_in_place(z[:, :two])
+            _sigmoid_in_place(z[:, three:])
             np.tanh(z[:, two:three], out=z[:, two:three])
             i, f, gg, o = z[:, :hidden], z[:, hidden:two], z[:, two:three], z[:, three:]
             h_prev[s:s + n], c_prev[s:s + n] = h[:n], c[:n]
@@ -161,7 +170,13 @@ class LSTM(Function):
             kernels.lstm_backward(gates, tanh_c, c_prev, g_out, w_hh, *_blocks(batch_sizes, not self.reverse), dh,
                                   dc, d)
             batch_sizes = ()
+        step_kernel = w_hr is None and kernels.fits(g) and kernels.fits(gates) and kernels.fits(w_hh)
         for s, n in steps(batch_sizes, not self.reverse):
+            if step_kernel:  # a larger layer: this step's gate arithmetic in one compiled pass, then the product
+                kernels.lstm_gate_grads(gates[s:s + n], tanh_c[s:s + n], c_prev[s:s + n], g_out[s:s + n], dh[:n],
+                                        dc[:n], d[s:s + n])
+                dh[:n] = np.dot(d[s:s + n], w_hh)
+                continue
             z, tc = gates[s:s + n], tanh_c[s:s + n]
             i, f, gg, o = z[:, :hidden], z[:, hidden:two], z[:, two:three], z[:, three:]
             dhn = g_out[s:s + n] + dh[:n]
