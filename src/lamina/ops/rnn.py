@@ -133,16 +133,18 @@ class LSTM(Function):
             kernels.lstm_forward(gates, h, c, np.ascontiguousarray(w_hh.T), *_blocks(batch_sizes, reverse),
                                  result[:n_rows], h_prev, c_prev, tanh_c)
             batch_sizes = ()  # the loop below has nothing left to do
+        g_pre = np.empty_like(c)  # the g gate's pre-activation, while σ runs over the whole block
         for s, n in steps(batch_sizes, reverse):
             z = gates[s:s + n]
             z += np.dot(h[:n], w_hh.T)
-            _sigmoid_in_place(z[:, :two])
-            _sigmoid_in_place(z[:, three:])
-            np.tanh(z[:, two:three], out=z[:, two:three])
+            np.copyto(g_pre[:n], z[:, two:three])
+            _sigmoid_in_place(z)  # i, f, o (one pass over the contiguous block is quicker than three strided ones)
+            np.tanh(g_pre[:n], out=z[:, two:three])
             i, f, gg, o = z[:, :hidden], z[:, hidden:two], z[:, two:three], z[:, three:]
             h_prev[s:s + n], c_prev[s:s + n] = h[:n], c[:n]
-            cn = f * c[:n] + i * gg
-            c[:n] = cn
+            cn = c[:n]
+            cn *= f
+            cn += i * gg  # c_t = f·c_{t−1} + i·g, in place
             tc = tanh_c[s:s + n]
             np.tanh(cn, out=tc)
             if w_hr is None:
