@@ -23,7 +23,8 @@ from benchmarks import data, harness, memory, nets, report  # noqa: E402
 from benchmarks.__main__ import parse_args  # noqa: E402
 from benchmarks.floor import MatmulFloor  # noqa: E402
 
-EVERY_KEY = {"a", "b32", "b1024", "c", "d", "e_epoch", "f128", "f1024", "g_traced", "g_rss"}
+EVERY_KEY = {"a", "b32", "b1024", "c", "d", "e_epoch", "f128", "f1024", "g_traced", "g_rss", "i_lstm", "i_bigru",
+             "i_transformer", "i_generate"}
 
 
 def sane(x) -> bool:

@@ -129,7 +129,7 @@ def test_bad_cnn_arguments(capsys, tmp_path):
     assert_error(capsys, "train", "--model", "cnn", "--csv", table, "--target", "y",
                  match="--model cnn trains on images: use --data shapes | digits | mnist | fashion_mnist, not --csv")
     assert_error(capsys, "train", "--model", "cnn", "--data", "iris", match="not --data iris")
-    assert_error(capsys, "train", "--model", "rnn", match="--model: invalid choice: 'rnn'")
+    assert_error(capsys, "train", "--model", "resnet", match="--model: invalid choice: 'resnet'")
     assert_error(capsys, "train", "--channels", "6,16", match="--channels is for image models (--model cnn)")
     assert_error(capsys, "train", "--data", "iris", "--augment", match="--augment is for image models")
     assert_error(capsys, "train", "--model", "cnn", "--kernel-size", "4", "--out", tmp_path / "k",
@@ -147,8 +147,8 @@ def test_a_run_config_of_an_unknown_kind(cnn_run, tmp_path, capsys):
     broken = tmp_path / "broken"
     shutil.copytree(cnn_run, broken)
     config = json.loads((broken / "config.json").read_text())
-    (broken / "config.json").write_text(json.dumps({**config, "model": "transformer"}))
-    assert_error(capsys, "info", broken, match="unknown model kind 'transformer'")
+    (broken / "config.json").write_text(json.dumps({**config, "model": "mamba"}))
+    assert_error(capsys, "info", broken, match="unknown model kind 'mamba'")
     del config["image_shape"]
     (broken / "config.json").write_text(json.dumps(config))
     assert_error(capsys, "evaluate", broken, match="missing image_shape")

@@ -6,6 +6,9 @@ network on images, then evaluate, predict, plot and inspect the saved run.
     lamina train --model cnn --data shapes   # a LeNet-style CNN on lamina's generated shapes
     lamina train --csv houses.csv --target price --epochs 100
     lamina train --resume runs/digits     # continue an interrupted run
+    lamina train --model lstm             # a character language model on lamina's grammar corpus
+    lamina train --model transformer --text book.txt --context 128
+    lamina generate runs/grammar --prompt "The cat" --length 200 --temperature 0.8 --top-k 10
     lamina evaluate runs/digits
     lamina predict runs/digits --input samples.csv --output predictions.csv
     lamina plot runs/digits
@@ -22,7 +25,8 @@ checkpoint.ckpt (for --resume) and best.safetensors (the weights of the lowest t
 CNN's filters.png and feature_maps.png. ``train`` writes them whole or not at all (see ``train``).
 
 The package: ``models`` (the table of model kinds: builders, defaults, input preprocessing), ``runs`` (datasets,
-run folders), ``commands`` (one function per subcommand) and, here, the argument parser and ``main``.
+run folders), ``commands`` (one function per subcommand), ``sequences`` (the same subcommands for character
+language models, and ``generate``) and, here, the argument parser and ``main``.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ import warnings
 
 import numpy as np
 
+from lamina.cli import sequences
 from lamina.cli.commands import cmd_evaluate, cmd_graph, cmd_info, cmd_plot, cmd_predict, cmd_report, cmd_train
 from lamina.cli.inputs import HEADER_RULE
 from lamina.cli.runs import ACTIVATIONS, DATASETS, MODEL_KINDS, OPTIMIZERS, CLIError, _message, build_model, load_run
@@ -64,7 +69,8 @@ def make_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train an MLP or a CNN (default: an MLP on the bundled handwritten digits)")
     t.add_argument("--model", choices=tuple(MODEL_KINDS),
                    help="mlp (default): a multilayer perceptron on feature rows; cnn: a LeNet-style convolutional "
-                        "network on images (--data shapes, digits, mnist or fashion_mnist)")
+                        "network on images (--data shapes, digits, mnist or fashion_mnist); lstm, gru, rnn, "
+                        "transformer: a character language model on text (--data grammar or --text PATH)")
     t.add_argument("--data", help=f"bundled dataset: {', '.join(DATASETS)} (default digits)")
     t.add_argument("--csv", metavar="PATH", help="train on a CSV file instead (with --target)")
     t.add_argument("--target", metavar="COLUMN", help="the CSV column to predict")
@@ -101,11 +107,12 @@ def make_parser() -> argparse.ArgumentParser:
                         "keeps seeded runs bit-identical from machine to machine")
     t.add_argument("--no-progress", action="store_true", help="no progress bar: one summary line per epoch")
     t.add_argument("--quiet", action="store_true", help="print nothing but errors")
-    t.set_defaults(func=cmd_train)
+    sequences.add_train_arguments(t)
+    t.set_defaults(func=sequences.route(cmd_train, sequences.cmd_train))
 
     e = sub.add_parser("evaluate", help="print a run's test metrics")
     e.add_argument("run", metavar="RUN")
-    e.set_defaults(func=cmd_evaluate)
+    e.set_defaults(func=sequences.route(cmd_evaluate, sequences.cmd_evaluate))
 
     p = sub.add_parser("predict", help="predict with a trained run")
     p.add_argument("run", metavar="RUN")
@@ -115,26 +122,27 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--header", action=argparse.BooleanOptionalAction, default=None,
                    help="the CSV's first row is (--header) or is not (--no-header) a header")
     p.add_argument("--output", metavar="FILE", help="write predictions to this .csv or .npy instead of printing")
-    p.set_defaults(func=cmd_predict)
+    p.set_defaults(func=sequences.route(cmd_predict, sequences.cmd_predict))
 
     pl = sub.add_parser("plot", help="write a run's plots (PNG) into its folder")
     pl.add_argument("run", metavar="RUN")
-    pl.set_defaults(func=cmd_plot)
+    pl.set_defaults(func=sequences.route(cmd_plot, sequences.cmd_plot))
 
     g = sub.add_parser("graph", help="write graph.html: the model's computation graph, by module and by operation")
     g.add_argument("run", metavar="RUN")
     g.add_argument("--batch-size", type=int, default=8, help="test samples run through the graph (default 8)")
-    g.set_defaults(func=cmd_graph)
+    g.set_defaults(func=sequences.route(cmd_graph, sequences.cmd_graph))
 
     r = sub.add_parser("report", help="write report.html: one offline page with everything about a run")
     r.add_argument("run", metavar="RUN")
     r.add_argument("--batch-size", type=int, default=8, help="test samples traced and drawn (default 8)")
-    r.set_defaults(func=cmd_report)
+    r.set_defaults(func=sequences.route(cmd_report, sequences.cmd_report))
 
     i = sub.add_parser("info", help="architecture, parameter count and final metrics of a run")
     i.add_argument("run", metavar="RUN")
-    i.set_defaults(func=cmd_info)
+    i.set_defaults(func=sequences.route(cmd_info, sequences.cmd_info))
 
+    sequences.add_generate_parser(sub)
     add_tune_parser(sub, _positive_float)  # lamina tune (cli/tune.py)
     return parser
 

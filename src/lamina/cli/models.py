@@ -2,8 +2,9 @@
 model, which config keys that needs, which datasets the kind trains on and their default settings, and how raw
 input becomes the model's input (the statistics for that are fitted on the training data and kept in the config).
 
-A new kind (a sequence model, say) is one more ``ModelKind`` in the table; the commands look everything up here
-by ``config['model']`` (runs written before there were kinds have none: they are MLPs).
+A new kind is one more ``ModelKind`` in the table; the commands look everything up here by ``config['model']``
+(runs written before there were kinds have none: they are MLPs). The sequence kinds (rnn, lstm, gru, transformer:
+character language models) train on text instead of (X, y) rows; ``lamina.cli.sequences`` runs them.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class ModelKind:
     fit_inputs: Callable[[np.ndarray], dict]  # raw training inputs -> config entries for ``inputs``
     inputs: Callable[[np.ndarray, dict], np.ndarray]  # raw inputs (rows or images) and config -> model input
     images: bool = False  # True: the data are (N, C, H, W) images (datasets.load_images), else feature rows
+    sequence: bool = False  # True: character text (datasets.load_corpus); fit_inputs reads the TextCorpus
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -126,6 +128,44 @@ CNN_GENERIC = {"channels": (6, 16), "kernel_size": 5, "hidden": (120, 84), "acti
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# rnn, lstm, gru, transformer: character language models on text (lamina.cli.sequences trains them)
+# ---------------------------------------------------------------------------------------------------------------
+def build_language_model(config: dict) -> nn.Module:
+    """Embedding → RNN/LSTM/GRU → Linear, or a decoder-only Transformer of d_model = hidden, over the run's
+    characters."""
+    from lamina.training.language_models import RNNLanguageModel, TransformerLanguageModel  # only for text runs
+
+    if config["model"] == "transformer":
+        return TransformerLanguageModel(config["vocab_size"], config["context_length"], d_model=config["hidden"],
+                                        nhead=config["heads"], num_layers=config["layers"], dropout=config["dropout"])
+    return RNNLanguageModel(config["vocab_size"], config["embedding_dim"], config["hidden"], config["layers"],
+                            mode=config["model"], dropout=config["dropout"])
+
+
+def fit_tokenizer(corpus) -> dict:
+    """The character vocabulary of the corpus's training part (what generation encodes prompts with)."""
+    return {"tokenizer": corpus.tokenizer.to_dict(), "vocab_size": corpus.vocab_size}
+
+
+def encode_text(text: str, config: dict) -> np.ndarray:
+    """Text as the run's character ids (unknown characters become the unknown id 0)."""
+    return datasets.CharTokenizer.from_dict(config["tokenizer"]).encode_array(text)
+
+
+# Measured with these defaults (seed 0, grammar corpus): see README, "Sequence data and character models".
+RNN_LM_DEFAULTS = {"context": 64, "embedding_dim": 32, "hidden": 128, "layers": 1, "epochs": 10, "lr": 3e-3,
+                   "batch_size": 32, "optimizer": "adam", "weight_decay": 0.0, "dropout": 0.0}
+TRANSFORMER_LM_DEFAULTS = {"context": 64, "hidden": 64, "heads": 4, "layers": 2, "epochs": 10, "lr": 2e-3,
+                           "batch_size": 32, "optimizer": "adam", "weight_decay": 0.0, "dropout": 0.0}
+_LM_KEYS = ("vocab_size", "tokenizer", "context_length", "hidden", "layers")
+
+
+def _language_model(generic: dict, keys: tuple) -> ModelKind:
+    return ModelKind(build=build_language_model, config_keys=_LM_KEYS + keys, datasets=datasets.text.CORPORA,
+                     defaults={}, generic=generic, fit_inputs=fit_tokenizer, inputs=encode_text, sequence=True)
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # the table
 # ---------------------------------------------------------------------------------------------------------------
 MODEL_KINDS = {
@@ -136,6 +176,8 @@ MODEL_KINDS = {
                                   "activation", "normalize"),
                      datasets=datasets.IMAGE_DATASETS, defaults=CNN_DEFAULTS, generic=CNN_GENERIC,
                      fit_inputs=fit_normalize, inputs=normalize_images, images=True),
+    **{mode: _language_model(RNN_LM_DEFAULTS, ("embedding_dim",)) for mode in ("lstm", "gru", "rnn")},
+    "transformer": _language_model(TRANSFORMER_LM_DEFAULTS, ("heads",)),
 }
 
 

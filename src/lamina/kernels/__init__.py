@@ -14,6 +14,9 @@ is arithmetic and comparisons, to float32 rounding where it calls exp or log.
     elementwise.py  cube, fourth and their backwards: x**3, x**4 as products      (for lamina/ops/arithmetic.py)
     index.py    scatter_add_rows: a table's gradient, rows summed by index     (for lamina/ops/embedding.py)
     optim.py    sgd_step, adam_step: the whole update in one pass                  (for lamina/optim/sgd.py, adam.py)
+    rnn.py      lstm_forward, lstm_backward, gru_forward, gru_backward: a whole
+                direction of a recurrent layer, its gate arithmetic fused per step; lstm_gate_grads: one
+                step of the LSTM's backward, for larger layers                      (for lamina/ops/rnn.py)
 
 This package imports neither ``ops`` nor ``optim``; they import it. It loads numba (0.6 s) only on the first
 kernel call: ``kernels.relu`` is looked up by ``__getattr__`` below, which imports the kernel's module (and
@@ -49,6 +52,7 @@ AVAILABLE = importlib.util.find_spec("numba") is not None  # installed; imported
 ENABLED = AVAILABLE and os.environ.get("LAMINA_KERNELS", "1") != "0"  # read by every check below
 SMALL = 2048  # elements; the exp kernel's measured crossover against NumPy's sigmoid is about 1.5k
 TINY = 512  # multiply-adds of a fully connected layer under which plain loops beat a BLAS call
+RNN_GATES = 4096  # gate values per time step (batch × gates × hidden) up to which the recurrent loops are compiled
 
 _F32 = np.dtype(np.float32)
 
@@ -141,6 +145,7 @@ _HOMES = {  # kernel -> the module that defines it
     **dict.fromkeys(("cube", "cube_backward", "fourth", "fourth_backward"), "elementwise"),
     "scatter_add_rows": "index",
     **dict.fromkeys(("sgd_step", "adam_step"), "optim"),
+    **dict.fromkeys(("lstm_forward", "lstm_backward", "lstm_gate_grads", "gru_forward", "gru_backward"), "rnn"),
 }
 
 

@@ -2,8 +2,9 @@
 lamina/ops/rnn.py) and the cells RNNCell, LSTMCell, GRUCell (built from ordinary ops: the readable reference).
 
 Parameters and their order are PyTorch's: ``weight_ih_l{k}``, ``weight_hh_l{k}``, ``bias_ih_l{k}``,
-``bias_hh_l{k}`` (``_reverse`` for the backward direction), gates stacked in the order i, f, g, o (LSTM) and
-r, z, n (GRU), all drawn from U(−1/√hidden_size, 1/√hidden_size); so state_dicts move both ways.
+``bias_hh_l{k}`` and, for an LSTM with ``proj_size``, ``weight_hr_l{k}`` (``_reverse`` for the backward
+direction), gates stacked in the order i, f, g, o (LSTM) and r, z, n (GRU), all drawn from
+U(−1/√hidden_size, 1/√hidden_size); so state_dicts move both ways.
 """
 
 from __future__ import annotations
@@ -43,20 +44,24 @@ class RNNBase(Module):
             raise ValueError(f"hidden_size must be a positive integer, got {hidden_size!r}")
         if not isinstance(num_layers, int) or num_layers <= 0:
             raise ValueError(f"num_layers must be a positive integer, got {num_layers!r}")
-        if proj_size:
-            raise NotImplementedError("LSTM: proj_size (projections of the hidden state) is not implemented")
+        if proj_size < 0:
+            raise ValueError("proj_size should be a positive integer or zero to disable projections")
+        if proj_size >= hidden_size:
+            raise ValueError("proj_size has to be smaller than hidden_size")
         self.mode, self.input_size, self.hidden_size, self.num_layers = mode, input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
         self.bidirectional, self.proj_size = bidirectional, proj_size
         dtype = np.dtype(dtype or np.float32)
-        gate_size = _GATES[mode] * hidden_size
+        gate_size, real_hidden = _GATES[mode] * hidden_size, proj_size or hidden_size
         self._flat_weights_names = []
         for layer in range(num_layers):
             for suffix in ("", "_reverse")[:self.num_directions]:
-                width = input_size if layer == 0 else hidden_size * self.num_directions
-                shapes = {"weight_ih": (gate_size, width), "weight_hh": (gate_size, hidden_size)}
+                width = input_size if layer == 0 else real_hidden * self.num_directions
+                shapes = {"weight_ih": (gate_size, width), "weight_hh": (gate_size, real_hidden)}
                 if bias:
                     shapes.update(bias_ih=(gate_size,), bias_hh=(gate_size,))
+                if proj_size:
+                    shapes["weight_hr"] = (proj_size, hidden_size)
                 for kind, shape in shapes.items():
                     name = f"{kind}_l{layer}{suffix}"
                     setattr(self, name, Parameter(np.empty(shape, dtype=dtype)))
@@ -75,8 +80,9 @@ class RNNBase(Module):
     def _weights(self, layer: int, direction: int) -> tuple:
         suffix = "_reverse" if direction else ""
         p = self._parameters
-        return (p[f"weight_ih_l{layer}{suffix}"], p[f"weight_hh_l{layer}{suffix}"],
-                p.get(f"bias_ih_l{layer}{suffix}"), p.get(f"bias_hh_l{layer}{suffix}"))
+        weights = (p[f"weight_ih_l{layer}{suffix}"], p[f"weight_hh_l{layer}{suffix}"],
+                   p.get(f"bias_ih_l{layer}{suffix}"), p.get(f"bias_hh_l{layer}{suffix}"))
+        return weights + (p[f"weight_hr_l{layer}{suffix}"],) if self.proj_size else weights
 
     @property
     def all_weights(self) -> list:
@@ -115,8 +121,10 @@ class RNNBase(Module):
             ("unbatched" if unbatched else "batched", steps)
 
     def _initial(self, hx, batch: int, undo, label: str = "hidden state") -> Tensor:
-        """h0 (or c0) as (layers·directions, batch, hidden), in the packed (sorted) batch order."""
-        shape = (self.num_layers * self.num_directions, batch, self.hidden_size)
+        """h0 (or c0) as (layers·directions, batch, hidden), in the packed (sorted) batch order; h0 of an LSTM with
+        proj_size is proj_size wide."""
+        width = self.proj_size if self.proj_size and label == "hidden state" else self.hidden_size
+        shape = (self.num_layers * self.num_directions, batch, width)
         if hx is None:
             return from_numpy(np.zeros(shape, dtype=self.weight_ih_l0.dtype))
         unbatched = undo[0] == "unbatched"
@@ -151,15 +159,17 @@ class RNNBase(Module):
         """Every layer and direction over the packed rows x; initial holds h0 (and c0), each (L·D, B, H)."""
         rows, batch = x.shape[0], initial[0].shape[1]
         finals = [[] for _ in initial]
+        proj = self.proj_size  # the op's rows are hidden_size wide; h and the outputs fill the first proj_size
         for layer in range(self.num_layers):
             outputs = []
             for direction in range(self.num_directions):
                 k = layer * self.num_directions + direction
                 result = self._direction(x, [s[k] for s in initial], self._weights(layer, direction), batch_sizes,
                                          bool(direction))
-                outputs.append(result[:rows])
+                outputs.append(result[:rows, :proj] if proj else result[:rows])
                 for j, final in enumerate(finals):
-                    final.append(result[rows + j * batch:rows + (j + 1) * batch])
+                    final.append(result[rows + j * batch:rows + (j + 1) * batch, :proj] if proj and j == 0
+                                 else result[rows + j * batch:rows + (j + 1) * batch])
             x = outputs[0] if len(outputs) == 1 else cat(outputs, dim=1)
             if self.dropout and self.training and layer < self.num_layers - 1:
                 x = F.dropout(x, self.dropout, True)
@@ -178,6 +188,8 @@ class RNNBase(Module):
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
+        if self.proj_size != 0:
+            s += f", proj_size={self.proj_size}"
         if self.num_layers != 1:
             s += f", num_layers={self.num_layers}"
         if self.bias is not True:
@@ -209,7 +221,8 @@ class RNN(RNNBase):
 
 
 class LSTM(RNNBase):
-    """Long short-term memory: gates i, f, g, o; c_t = f·c_{t−1} + i·g, h_t = o·tanh(c_t).
+    """Long short-term memory: gates i, f, g, o; c_t = f·c_{t−1} + i·g, h_t = o·tanh(c_t), or with
+    ``proj_size`` P > 0 h_t = (o·tanh(c_t))·W_hrᵀ (P wide: the outputs and h_n too, c_n stays hidden_size wide).
     Returns (output, (h_n, c_n))."""
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,

@@ -70,7 +70,10 @@ class Permute(Function):
     """permute(x, dims): the gradient is permuted by the inverse permutation"""
 
     def forward(self, x, dims):
-        self.inverse = tuple(np.argsort(dims))
+        inverse = [0] * len(dims)
+        for i, d in enumerate(dims):  # the inverse permutation (np.argsort of a tuple costs ~10 µs)
+            inverse[d] = i
+        self.inverse = tuple(inverse)
         return x.transpose(dims)
 
     def backward(self, g):

@@ -11,7 +11,6 @@ import numpy as np
 
 from lamina.autograd.grad_mode import no_grad
 from lamina.ops.sampling import multinomial
-from lamina.ops.sort import topk
 from lamina.tensor import Tensor, from_numpy
 
 
@@ -29,7 +28,7 @@ def sample_next(logits: Tensor, temperature: float = 1.0, top_k: int | None = No
         return logits.argmax(dim=-1)
     scores = logits.array.astype(np.float64) / temperature
     if top_k is not None and top_k < scores.shape[-1]:
-        kth = topk(from_numpy(scores), top_k, dim=-1).values.array[:, -1:]
+        kth = np.partition(scores, -top_k, axis=-1)[:, -top_k:][:, :1]  # the k-th highest: topk(...).values[-1]
         scores = np.where(scores < kth, -np.inf, scores)
     probs = np.exp(scores - scores.max(axis=-1, keepdims=True))
     return multinomial(from_numpy(probs), 1, generator=generator).reshape(-1)
