@@ -177,3 +177,18 @@ def test_generate_refuses_a_run_that_is_not_a_language_model(tmp_path, capsys):
     capsys.readouterr()
     assert_error(capsys, "generate", run, "--prompt", "a", match="is a mlp run; `lamina generate` needs a character "
                                                                  "language model")
+
+
+def test_a_language_model_run_is_written_whole_and_never_over_another(lstm_run, tmp_path, capsys):
+    before = {p.name: p.read_bytes() for p in lstm_run.iterdir()}
+    assert_error(capsys, "train", "--model", "gru", "--epochs", "1", "--out", str(lstm_run), *TINY,
+                 match="is not empty")
+    assert {p.name: p.read_bytes() for p in lstm_run.iterdir()} == before  # the old run untouched
+    assert not any(p.name.endswith(".lamina-partial") for p in lstm_run.parent.iterdir())
+    capsys.readouterr()
+    run = tmp_path / "quiet"
+    assert main(["train", "--model", "rnn", "--epochs", "1", "--out", str(run), "--quiet", *TINY]) == 0
+    out = capsys.readouterr()
+    assert out.out == "" and out.err == ""
+    assert (run / "model.safetensors").is_file() and (run / "config.json").is_file()
+    assert not any(p.name.endswith(".lamina-partial") for p in tmp_path.iterdir())

@@ -14,24 +14,32 @@ from __future__ import annotations
 
 import hashlib
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 import lamina
 from lamina import datasets
 from lamina.cli.models import MODEL_KINDS, model_kind
 from lamina.cli.runs import (
     CLIError,
+    RunFolder,
     _message,
     _new_run_dir,
     _optimizer,
     _read_json,
     _run_dir,
-    _write_json,
     build_model,
     load_run,
+)
+from lamina.cli.train import (
+    EXIT_INTERRUPTED,
+    _EpochLines,
+    _epochs_done,
+    _Printer,
+    _SignalsDeferred,
+    _SigtermAsCtrlC,
 )
 from lamina.serialization import save
 from lamina.training import History, evaluate, fit
@@ -218,56 +226,82 @@ def _tokenizer(config: dict) -> datasets.CharTokenizer:
 # commands
 # ---------------------------------------------------------------------------------------------------------------
 def cmd_train(args) -> int:
+    with _SigtermAsCtrlC():
+        return _cmd_train(args)
+
+
+def _cmd_train(args) -> int:
+    say = _Printer(args)
     if args.resume:
         fixed = [_flag(k) for k in _RESUME_FIXED + _NOT_FOR_TEXT if getattr(args, k) not in (None, False)]
         if fixed:
             raise CLIError(f"--resume continues a run with its own settings; {', '.join(fixed)} cannot change "
-                           "(only --epochs and --no-progress can)")
+                           "(only --epochs, --threads and the output flags can)")
         run = _run_dir(args.resume)
         config = _read_json(run / "config.json", "config")
         if not (run / "checkpoint.ckpt").is_file():
             raise CLIError(f"cannot resume {run}: checkpoint.ckpt is missing")
         if args.epochs is not None:
             config["epochs"] = args.epochs
-            _write_json(run / "config.json", config)
     else:
         config = _new_config(args)
-        run = _new_run_dir(args.out, config["dataset"])
+        run = _new_run_dir(args.out, config["dataset"], getattr(args, "overwrite", False))
     corpus = load_text(config)
     if not args.resume:
         config.update(model_kind(config).fit_inputs(corpus))
         config["unigram_loss"] = corpus.unigram_loss
     lamina.manual_seed(config["seed"])
     model = build_model(config)
-    if not args.resume:
-        run.mkdir(parents=True, exist_ok=True)
-        _write_json(run / "config.json", config)
-    progress = not args.no_progress
-    if progress:
-        print(f"training a character {config['model']} on {config['dataset']} ({len(corpus.text):,} characters, "
-              f"{corpus.vocab_size} symbols; {len(corpus.train)} train / {len(corpus.val)} validation windows of "
-              f"{config['context_length']}) -> {run}", file=sys.stderr)
-    history = fit(model, corpus.train, loss=next_token_loss, optimizer=_optimizer(config, model.parameters()),
-                  epochs=config["epochs"], val=corpus.val, batch_size=config["batch_size"], progress=progress,
-                  checkpoint=run / "checkpoint.ckpt", resume=run / "checkpoint.ckpt" if args.resume else None,
-                  callbacks=[GradientMonitor(every=10), TrainingHealth(warn=False)])
-    save(model.state_dict(), run / "model.safetensors")
-    _write_json(run / "history.json", history.to_dict())
-    _write_json(run / "health.json", history.health.to_dict())
+    folder = RunFolder(run, resume=bool(args.resume))  # written whole or not at all, as lamina.cli.train does
+    try:
+        return _train(args, config, corpus, model, folder, say)
+    except BaseException:
+        folder.discard()
+        raise
+
+
+def _train(args, config, corpus, model, folder: RunFolder, say) -> int:
+    run, stage = folder.path, folder.stage
+    folder.write_json("config.json", config)
+    done_before = _epochs_done(stage / "checkpoint.ckpt") if args.resume else 0
+    say.progress(f"training a character {config['model']} on {config['dataset']} ({len(corpus.text):,} characters, "
+                 f"{corpus.vocab_size} symbols; {len(corpus.train)} train / {len(corpus.val)} validation windows of "
+                 f"{config['context_length']}) -> {run}")
+    lines = _EpochLines(config["epochs"], say)
+    with threadpool_limits(limits=getattr(args, "threads", None) or 1, user_api="blas"):
+        history = fit(model, corpus.train, loss=next_token_loss, optimizer=_optimizer(config, model.parameters()),
+                      epochs=config["epochs"], val=corpus.val, batch_size=config["batch_size"], progress=False,
+                      checkpoint=stage / "checkpoint.ckpt", resume=stage / "checkpoint.ckpt" if args.resume else None,
+                      callbacks=[GradientMonitor(every=10), TrainingHealth(warn=False), lines])
+    with _SignalsDeferred():
+        saved = _epochs_done(stage / "checkpoint.ckpt") if (stage / "checkpoint.ckpt").is_file() else 0
+        if saved <= done_before:  # no epoch finished: nothing worth keeping
+            folder.discard()
+            if not history.interrupted:
+                say.note(f"note: {run} had already completed {done_before} epochs; nothing to train")
+                return 0
+            say.note(f"interrupted in epoch {done_before + 1}, before it finished: nothing was saved; "
+                     + (f"{run} is as it was" if args.resume else "run the same command again to start over"))
+            return EXIT_INTERRUPTED
+        save(model.state_dict(), stage / "model.safetensors")
+        folder.write_json("history.json", history.to_dict())
+        folder.write_json("health.json", history.health.to_dict())
+        results = validation_metrics(model, corpus)
+        folder.write_json("metrics.json", results)
+        _plot_loss(history, stage, run.name, say)
+        folder.publish()
     for message in history.health.warnings:
-        print(f"warning: {message}", file=sys.stderr)
-    results = validation_metrics(model, corpus)
-    _write_json(run / "metrics.json", results)
+        say.note(f"warning: {message}")
     if history.interrupted:
-        print(f"interrupted: continue with `lamina train --resume {run}`", file=sys.stderr)
-    _plot_loss(history, run)
-    _print_metrics(results)
-    prompt = corpus.text[:1]
-    sample = generate(model, _tokenizer(config), prompt, length=120, temperature=0.8,
-                      generator=lamina.Generator().manual_seed(0))
-    print(f"sample: {sample!r}")
-    print(f"run saved to {run}")
-    return 130 if history.interrupted else 0
+        say.note(f"interrupted: saved {run} with {saved} finished epochs; continue with "
+                 f"`lamina train --resume {run}`")
+    if not say.quiet:
+        _print_metrics(results)
+        sample = generate(model, _tokenizer(config), corpus.text[:1], length=120, temperature=0.8,
+                          generator=lamina.Generator().manual_seed(0))
+        print(f"sample: {sample!r}")
+        print(f"run saved to {run}")
+    return EXIT_INTERRUPTED if history.interrupted else 0
 
 
 def _print_metrics(results: dict) -> None:
@@ -276,13 +310,13 @@ def _print_metrics(results: dict) -> None:
     print(f"validation bits per char: {results['bits_per_char']:.4f}")
 
 
-def _plot_loss(history, run: Path) -> None:
+def _plot_loss(history, folder: Path, title: str, say) -> None:
     try:
         from lamina.plot import plot_history  # matplotlib (optional) loads only for plots
 
-        plot_history(history, run / "loss.png", title=str(run.name))
+        plot_history(history, folder / "loss.png", title=title)
     except ImportError as err:
-        print(f"note: loss curve not plotted ({err})", file=sys.stderr)
+        say.note(f"note: loss curve not plotted ({err})")
 
 
 def cmd_evaluate(args) -> int:
