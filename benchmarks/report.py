@@ -14,6 +14,7 @@ SECTIONS = {
     "e": "e. Digits: training time to a test accuracy, vs scikit-learn",
     "f": "f. The NumPy floor",
     "g": "g. Memory",
+    "i": "i. Convolutional networks",
 }
 
 RATIO_MEANING = {
