@@ -12,6 +12,8 @@ is arithmetic and comparisons, to float32 rounding where it calls exp or log.
     loss.py     binary_cross_entropy(_backward), cross_entropy(_backward)          (for lamina/ops/loss.py)
     linalg.py   linear, linear_backward: a tiny fully connected layer               (for lamina/ops/linalg.py)
     optim.py    sgd_step, adam_step: the whole update in one pass                  (for lamina/optim/sgd.py, adam.py)
+    conv.py     im2col, col2im, conv_output, max_pool(_backward): sliding windows
+                in one pass                                                        (for lamina/ops/conv.py, pool.py)
 
 This package imports neither ``ops`` nor ``optim``; they import it. It loads numba (0.6 s) only on the first
 kernel call: ``kernels.relu`` is looked up by ``__getattr__`` below, which imports the kernel's module (and
@@ -133,6 +135,7 @@ _HOMES = {  # kernel -> the module that defines it
                      "cross_entropy_backward"), "loss"),
     **dict.fromkeys(("linear", "linear_backward"), "linalg"),
     **dict.fromkeys(("sgd_step", "adam_step"), "optim"),
+    **dict.fromkeys(("im2col", "col2im", "max_pool", "max_pool_backward", "conv_output"), "conv"),
 }
 
 

@@ -17,7 +17,9 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from lamina import kernels
 from lamina.autograd.function import Function
+from lamina.ops import scratch
 
 
 def pad_zeros(x, padding, lead: int = 2):
@@ -66,6 +68,54 @@ def col2im(cols, padded, stride, dilation):
     return xp
 
 
+def plane_geometry(kernel, stride, padding, dilation):
+    """The kernels' 2-D geometry (kh, kw, sh, sw, ph, pw, dh, dw) of 1-D or 2-D options (1-D as height 1)."""
+    if len(kernel) == 1:
+        return 1, kernel[0], 1, stride[0], 0, padding[0][0], 1, dilation[0]
+    (kh, kw), (sh, sw), ((ph, _), (pw, _)), (dh, dw) = kernel, stride, padding, dilation
+    return kh, kw, sh, sw, ph, pw, dh, dw
+
+
+def as_planes(a, d, merge: bool = False):
+    """(N, C, L) as (N, C, 1, L); (N, C, H, W) as itself (a view: ``a`` is C-contiguous). ``merge``: any leading
+    dims (*lead, *size) as (1, Π lead, ...)."""
+    lead = (1, int(np.prod(a.shape[:a.ndim - d]))) if merge else a.shape[:2]
+    return a.reshape(lead + (1,) * (2 - d) + a.shape[a.ndim - d:])
+
+
+def _kernel_fits(x, kernel):
+    return len(kernel) in (1, 2) and kernels.fits(x)
+
+
+def im2col(x, kernel, stride, padding, dilation, out):
+    """The column matrix of x (N, C, *size) as (C, *kernel, N, *out), in a scratch buffer (conv.scratch): one
+    pass of kernels.im2col when it applies, else the padded windows copied once (``columns``)."""
+    n, c, d = x.shape[0], x.shape[1], len(kernel)
+    cols = scratch.take((c,) + tuple(kernel) + (n,) + tuple(out), x.dtype)
+    if _kernel_fits(x, kernel):
+        g = plane_geometry(kernel, stride, padding, dilation)
+        kernels.im2col(as_planes(x, d), *g, cols.reshape((c, g[0], g[1], n) + (1,) * (2 - d) + tuple(out)))
+        return cols
+    win = windows(pad_zeros(x, padding), kernel, stride, dilation, out)
+    np.copyto(cols, win.transpose((1,) + tuple(range(2 + d, 2 + 2 * d)) + (0,) + tuple(range(2, 2 + d))))
+    return cols
+
+
+def col2im_to(cols, size, stride, padding, dilation):
+    """The adjoint of im2col: columns (C, *kernel, N, *out) summed back onto a new (N, C, *size) array (whose
+    padding ((lo, hi), ...) is dropped): one pass of kernels.col2im, or ``col2im``'s slice additions."""
+    d = len(size)
+    c, kernel, n, out = cols.shape[0], cols.shape[1:1 + d], cols.shape[1 + d], cols.shape[2 + d:]
+    if _kernel_fits(cols, kernel):
+        g = plane_geometry(kernel, stride, padding, dilation)
+        gx = np.empty((n, c) + tuple(size), dtype=cols.dtype)
+        kernels.col2im(cols.reshape((c, g[0], g[1], n) + (1,) * (2 - d) + tuple(out)), *g, as_planes(gx, d))
+        return gx
+    padded = tuple(max(lo + m + hi, (o - 1) * s + dl * (k - 1) + 1)
+                   for m, (lo, hi), o, s, dl, k in zip(size, padding, out, stride, dilation, kernel))
+    return np.ascontiguousarray(unpad(col2im(np.moveaxis(cols, 1 + d, 0), padded, stride, dilation), padding, size))
+
+
 def _by_group(a, groups):
     """(N, C, *size) -> (G, C/G, N·L): the channels of each group as the rows of a matrix."""
     n, c = a.shape[:2]
@@ -89,28 +139,32 @@ class Convolution(Function):
 
     def forward(self, x, w, b, stride, padding, dilation, groups):
         n, size, kernel = x.shape[0], x.shape[2:], w.shape[2:]
-        xp = pad_zeros(x, padding)
-        win = windows(xp, kernel, stride, dilation)
-        out = win.shape[2:2 + len(kernel)]
-        cols = columns(win).reshape(groups, -1, n * int(np.prod(out)))  # (G, C/G·K, N·L)
+        out = tuple((m + lo + hi - dl * (k - 1) - 1) // s + 1
+                    for m, (lo, hi), k, s, dl in zip(size, padding, kernel, stride, dilation))
+        cols = im2col(x, kernel, stride, padding, dilation, out)
+        flat = cols.reshape(groups, -1, n * int(np.prod(out)))  # (G, C/G·K, N·L)
         wg = w.reshape(groups, w.shape[0] // groups, -1)  # (G, O/G, C/G·K)
-        y = np.matmul(wg, cols)  # (G, O/G, N·L)
-        self.geometry = (n, x.shape[1], size, xp.shape[2:], kernel, out, stride, padding, dilation, groups)
+        ym = np.matmul(wg, flat, out=scratch.take((groups, wg.shape[1], flat.shape[2]), x.dtype))  # (G, O/G, N·L)
+        self.geometry = (n, x.shape[1], size, kernel, out, stride, padding, dilation, groups)
         self.has_bias = b is not None
         self.save(cols, wg)
-        return _add_bias(_from_group(y, n, out), b)
+        if kernels.fits(ym) and (b is None or kernels.fits(b)):
+            y = np.empty((n, w.shape[0]) + out, dtype=x.dtype)
+            kernels.conv_output(ym.reshape(w.shape[0], n, -1), b, y.reshape(n, w.shape[0], -1))
+            return y
+        return _add_bias(_from_group(ym, n, out), b)
 
     def backward(self, g):
         cols, wg = self.saved
-        n, c, size, padded, kernel, out, stride, padding, dilation, groups = self.geometry
+        n, c, size, kernel, out, stride, padding, dilation, groups = self.geometry
         gm = _by_group(g, groups)  # (G, O/G, N·L)
         gx = gw = gb = None
         if self.needs[0]:
-            gcols = np.matmul(wg.transpose(0, 2, 1), gm)  # (G, C/G·K, N·L)
-            gcols = np.moveaxis(gcols.reshape((c,) + kernel + (n,) + out), 1 + len(kernel), 0)  # (N, C, *k, *out)
-            gx = unpad(col2im(gcols, padded, stride, dilation), padding, size)
+            gcols = np.matmul(wg.transpose(0, 2, 1), gm, out=scratch.take((groups, wg.shape[2], gm.shape[2]), g.dtype))
+            gx = col2im_to(gcols.reshape(cols.shape), size, stride, padding, dilation)
         if self.needs[1]:
-            gw = np.matmul(gm, cols.transpose(0, 2, 1)).reshape((-1, c // groups) + kernel)
+            gw = np.matmul(gm, cols.reshape(groups, -1, gm.shape[2]).transpose(0, 2, 1)).reshape(
+                (-1, c // groups) + kernel)
         if self.has_bias and self.needs[2]:
             gb = g.sum(axis=(0,) + tuple(range(2, g.ndim)))
         return gx, gw, gb
