@@ -126,3 +126,21 @@ def test_a_convolution_kept_for_backward_does_not_share_its_columns():
         w.grad = None
         F.conv2d(x, w, padding=1).sum().backward()
         assert np.array_equal(w.grad.numpy(), g)
+
+
+@pytest.mark.parametrize("on", [True, False])
+def test_inference_in_blocks_of_samples_equals_the_whole_batch(on, monkeypatch):
+    import lamina
+    from lamina.nn import functional as F
+
+    rng = np.random.default_rng(3)
+    x = lamina.tensor(rng.standard_normal((7, 4, 9, 8)).astype(np.float32))
+    w = lamina.tensor(rng.standard_normal((6, 2, 3, 2)).astype(np.float32), requires_grad=True)
+    b = lamina.tensor(rng.standard_normal(6).astype(np.float32), requires_grad=True)
+    monkeypatch.setattr(conv, "BLOCK", 2 * 4 * 6 * 9 * 8)  # two samples' columns per block: blocks of 2, 2, 2, 1
+    with kernels.set_enabled(on):
+        whole = F.conv2d(x, w, b, stride=(1, 2), padding=1, groups=2)
+        with lamina.no_grad():
+            blocks = F.conv2d(x, w, b, stride=(1, 2), padding=1, groups=2)
+    assert whole.requires_grad and not blocks.requires_grad
+    assert np.array_equal(whole.detach().numpy(), blocks.numpy())
