@@ -201,7 +201,7 @@ def conv_step(settings: Settings, peers: list) -> Comparison:
     b = rng.standard_normal(64, dtype=np.float32)
     g = rng.standard_normal((n, 64, 14, 14), dtype=np.float32)
     sides = _sides(lambda lib: ConvStep(lib, x, w, b, g), peers)
-    steps = 2 if settings.quick else 20
+    steps = 2 if settings.quick else 8
     seconds = interleave(sides, steps, settings.repeats, settings.warmup(steps))
     agree = ""
     if "torch" in sides:

@@ -14,6 +14,8 @@ the trailing ones, so the same code serves 1-D, 2-D (and 3-D) inputs.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
@@ -79,7 +81,7 @@ def plane_geometry(kernel, stride, padding, dilation):
 def as_planes(a, d, merge: bool = False):
     """(N, C, L) as (N, C, 1, L); (N, C, H, W) as itself (a view: ``a`` is C-contiguous). ``merge``: any leading
     dims (*lead, *size) as (1, Π lead, ...)."""
-    lead = (1, int(np.prod(a.shape[:a.ndim - d]))) if merge else a.shape[:2]
+    lead = (1, math.prod(a.shape[:a.ndim - d])) if merge else a.shape[:2]
     return a.reshape(lead + (1,) * (2 - d) + a.shape[a.ndim - d:])
 
 
@@ -145,7 +147,7 @@ def _product(x, w, b, kernel, stride, padding, dilation, groups, out, y):
     """y ← W·cols(x) + b for the samples of x, written into y (N, O, *out); returns (cols, W by group)."""
     n, o = x.shape[0], w.shape[0]
     cols = im2col(x, kernel, stride, padding, dilation, out)
-    flat = cols.reshape(groups, -1, n * int(np.prod(out)))  # (G, C/G·K, N·L)
+    flat = cols.reshape(groups, -1, n * math.prod(out))  # (G, C/G·K, N·L)
     wg = w.reshape(groups, o // groups, -1)  # (G, O/G, C/G·K)
     ym = np.matmul(wg, flat, out=scratch.take((groups, o // groups, flat.shape[2]), x.dtype))  # (G, O/G, N·L)
     if kernels.fits(ym) and (b is None or kernels.fits(b)):
@@ -166,7 +168,7 @@ class Convolution(Function):
         out = tuple((m + lo + hi - dl * (k - 1) - 1) // s + 1
                     for m, (lo, hi), k, s, dl in zip(size, padding, kernel, stride, dilation))
         y = np.empty((n, w.shape[0]) + out, dtype=x.dtype)
-        per_sample = x.shape[1] * int(np.prod(kernel)) * int(np.prod(out))
+        per_sample = x.shape[1] * math.prod(kernel) * math.prod(out)
         if keep or n * per_sample <= BLOCK:
             cols, wg = _product(x, w, b, kernel, stride, padding, dilation, groups, out, y)
             if keep:
@@ -218,7 +220,7 @@ class ConvTranspose(Function):
         xg = _by_group(x, groups)  # (G, C/G, N·L)
         wg = w.reshape(groups, w.shape[0] // groups, -1)  # (G, C/G, O/G·K)
         cols = np.matmul(wg.transpose(0, 2, 1), xg)  # (G, O/G·K, N·L)
-        cout = cols.shape[0] * cols.shape[1] // int(np.prod(kernel))
+        cout = cols.shape[0] * cols.shape[1] // math.prod(kernel)
         cols = np.moveaxis(cols.reshape((cout,) + kernel + (n,) + size), 1 + len(kernel), 0)
         y = unpad(col2im(cols, full, stride, dilation), tuple((p, 0) for p in padding), out)
         self.geometry = (n, size, full, out, kernel, stride, padding, dilation, groups)
@@ -231,7 +233,7 @@ class ConvTranspose(Function):
         n, size, full, out, kernel, stride, padding, dilation, groups = self.geometry
         gp = np.zeros(g.shape[:2] + full, dtype=g.dtype)
         gp[(Ellipsis,) + tuple(slice(p, p + o) for p, o in zip(padding, out))] = g
-        cols = columns(windows(gp, kernel, stride, dilation, size)).reshape(groups, -1, n * int(np.prod(size)))
+        cols = columns(windows(gp, kernel, stride, dilation, size)).reshape(groups, -1, n * math.prod(size))
         gx = gw = gb = None
         if self.needs[0]:
             gx = _from_group(np.matmul(wg, cols), n, size)
@@ -256,7 +258,7 @@ class Unfold(Function):
         d = len(kernel)
         self.geometry = (size, xp.shape[2:], win.shape[2:2 + d], kernel, stride, padding, dilation)
         order = (0, 1) + tuple(range(2 + d, 2 + 2 * d)) + tuple(range(2, 2 + d))
-        return np.ascontiguousarray(win.transpose(order)).reshape(n, c * int(np.prod(kernel)), -1)
+        return np.ascontiguousarray(win.transpose(order)).reshape(n, c * math.prod(kernel), -1)
 
     def backward(self, g):
         size, padded, out, kernel, stride, padding, dilation = self.geometry
@@ -279,4 +281,4 @@ class Fold(Function):
         win = windows(pad_zeros(g, padding), kernel, stride, dilation, out)
         d = len(kernel)
         order = (0, 1) + tuple(range(2 + d, 2 + 2 * d)) + tuple(range(2, 2 + d))
-        return np.ascontiguousarray(win.transpose(order)).reshape(g.shape[0], -1, int(np.prod(out)))
+        return np.ascontiguousarray(win.transpose(order)).reshape(g.shape[0], -1, math.prod(out))

@@ -9,6 +9,8 @@ pooling gathers irregular windows by index.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from lamina import kernels
@@ -165,8 +167,8 @@ class AdaptiveMaxPool(Function):
 
     def backward(self, g):
         (idx,) = self.saved
-        rows = int(np.prod(self.lead))
-        size = int(np.prod(self.shape)) // max(rows, 1)
+        rows = math.prod(self.lead)
+        size = math.prod(self.shape) // max(rows, 1)
         flat = (np.arange(rows).reshape(self.lead + (1,) * (idx.ndim - len(self.lead))) * size + idx).ravel()
         gx = np.bincount(flat, weights=g.ravel(), minlength=rows * size)  # an input in several windows: summed
         return gx.astype(g.dtype).reshape(self.shape)
