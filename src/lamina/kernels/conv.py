@@ -154,11 +154,27 @@ def max_pool(x, kh, kw, sh, sw, ph, pw, dh, dw, y, arg):
 
 @jit
 def max_pool_backward(g, arg, kh, kw, sh, sw, ph, pw, dh, dw, out):
-    """out ← each window's gradient added at its first maximum, kernel offset by kernel offset (the order of
-    pool.MaxPool.backward's slice additions); out is (N, C, H, W), positions in the padding are dropped."""
+    """out ← each window's gradient added at its first maximum, as pool.MaxPool.backward's slice additions; out is
+    (N, C, H, W), positions in the padding are dropped. Windows that do not overlap: one pass over the windows
+    (each element gets at most one gradient). Overlapping ones: kernel offset by kernel offset, the reference's
+    order of additions."""
     nb, nc, h, w = out.shape
     oh, ow = g.shape[2], g.shape[3]
     out[:] = _0
+    if sh >= (kh - 1) * dh + 1 and sw >= (kw - 1) * dw + 1:
+        of, gf, af = out.ravel(), g.ravel(), arg.ravel()
+        o = 0
+        for plane in range(nb * nc):
+            base = plane * h * w
+            for p in range(oh):
+                for q in range(ow):
+                    k = af[o]
+                    r = p * sh - ph + (k // kw) * dh
+                    col = q * sw - pw + (k % kw) * dw
+                    if 0 <= r < h and 0 <= col < w:
+                        of[base + r * w + col] += gf[o]
+                    o += 1
+        return
     for k in range(kh * kw):
         i, j = k // kw, k % kw
         for n in range(nb):

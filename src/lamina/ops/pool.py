@@ -60,7 +60,7 @@ class MaxPool(Function):
         if self.fused:
             lead = x.shape[:x.ndim - d]
             y = np.empty(lead + tuple(out), dtype=x.dtype)
-            arg = np.empty(y.shape, dtype=np.int64)
+            arg = np.empty(y.shape, dtype=np.int8 if math.prod(kernel) <= 127 else np.int64)  # kept for backward
             kernels.max_pool(as_planes(x, d, True), *plane_geometry(kernel, stride, padding, dilation),
                              as_planes(y, d, True), as_planes(arg, d, True))
             padded = None
