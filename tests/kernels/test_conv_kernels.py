@@ -144,3 +144,27 @@ def test_inference_in_blocks_of_samples_equals_the_whole_batch(on, monkeypatch):
             blocks = F.conv2d(x, w, b, stride=(1, 2), padding=1, groups=2)
     assert whole.requires_grad and not blocks.requires_grad
     assert np.array_equal(whole.detach().numpy(), blocks.numpy())
+
+
+@pytest.mark.parametrize("size,stride,ceil", [((8, 10), (2, 2), False), ((7, 9), (2, 2), False),
+                                              ((7, 9), (2, 2), True), ((6, 7), (1, 1), False),
+                                              ((6, 9), (1, 3), False), ((1, 12), (1, 2), False)])
+@pytest.mark.parametrize("nan", [False, True])
+def test_max_pool_2x2_fast_path_equals_the_numpy_code(size, stride, ceil, nan):
+    rng = np.random.default_rng(sum(size) + 10 * nan)
+    x = np.round(rng.standard_normal((3, 2) + size) * 2).astype(np.float32) / 2  # many ties
+    if nan:
+        x.flat[::5] = np.nan
+        x.flat[3::11] = -np.inf
+    kernel, dilation = (2, 2) if size[0] > 1 else (1, 2), (1, 1)
+    out = tuple(pool.pooled_size(n, k, s, 0, 1, ceil) for n, k, s in zip(size, kernel, stride))
+    pads = pool.pool_padding(size, kernel, stride, (0, 0), dilation, out)
+    with kernels.set_enabled(True):
+        fused = pool.MaxPool()
+        y1 = fused.forward(x, kernel, stride, pads, dilation, out)
+    with kernels.set_enabled(False):
+        plain = pool.MaxPool()
+        y2 = plain.forward(x, kernel, stride, pads, dilation, out)
+    assert np.array_equal(y1, y2, equal_nan=True) and np.array_equal(fused.saved[0], plain.saved[0])
+    g = rng.standard_normal(y1.shape).astype(np.float32)
+    assert np.array_equal(fused.backward(g), plain.backward(g))

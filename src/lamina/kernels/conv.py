@@ -89,7 +89,6 @@ def _max_pool_pass(x, kh, kw, sh, sw, ph, pw, dh, dw, y, arg, exact):
     nb, nc, h, w = x.shape
     oh, ow = y.shape[2], y.shape[3]
     xf, yf, af = x.ravel(), y.ravel(), arg.ravel()
-    pair = kh == 2 and kw == 2 and dh == 1 and dw == 1
     o = 0
     for plane in range(nb * nc):
         base = plane * h * w
@@ -100,18 +99,7 @@ def _max_pool_pass(x, kh, kw, sh, sw, ph, pw, dh, dw, y, arg, exact):
                 c0 = q * sw - pw
                 best = _NEG_INF
                 at = 0
-                if pair and rows_inside and c0 >= 0 and c0 + 1 < w:  # 2×2 undilated, unrolled (5x quicker)
-                    start = base + r0 * w + c0
-                    best = xf[start]
-                    for k in range(1, 4):
-                        v = xf[start + (k >> 1) * w + (k & 1)]
-                        if exact:
-                            take = (v > best) | ((v != v) & (best == best))
-                        else:
-                            take = v > best
-                        best = v if take else best
-                        at = k if take else at
-                elif rows_inside and c0 >= 0 and c0 + (kw - 1) * dw < w:
+                if rows_inside and c0 >= 0 and c0 + (kw - 1) * dw < w:
                     start = base + r0 * w + c0
                     best = xf[start]
                     for i in range(kh):
@@ -142,6 +130,45 @@ def _max_pool_pass(x, kh, kw, sh, sw, ph, pw, dh, dw, y, arg, exact):
                 o += 1
 
 
+@jit
+def _max_pool_2x2(x, sh, sw, y, arg, exact):
+    """max_pool of undilated 2×2 windows that all lie inside x (no padding reached): the four reads unrolled and
+    the NaN test hoisted out of the loops (several times quicker than the general pass)."""
+    nb, nc, h, w = x.shape
+    oh, ow = y.shape[2], y.shape[3]
+    xf, yf, af = x.ravel(), y.ravel(), arg.ravel()
+    o = 0
+    for plane in range(nb * nc):
+        for p in range(oh):
+            r0 = plane * h * w + p * sh * w
+            r1 = r0 + w
+            if exact:
+                for q in range(ow):
+                    best = xf[r0 + q * sw]
+                    at = 0
+                    for k in range(1, 4):
+                        v = xf[(r1 if k >= 2 else r0) + q * sw + (k & 1)]
+                        take = (v > best) | ((v != v) & (best == best))
+                        best = v if take else best
+                        at = k if take else at
+                    yf[o + q] = best
+                    af[o + q] = at
+            else:
+                for q in range(ow):
+                    a, b = xf[r0 + q * sw], xf[r0 + q * sw + 1]
+                    c, d = xf[r1 + q * sw], xf[r1 + q * sw + 1]
+                    best, at = a, 0
+                    take = b > best
+                    best, at = (b, 1) if take else (best, at)
+                    take = c > best
+                    best, at = (c, 2) if take else (best, at)
+                    take = d > best
+                    best, at = (d, 3) if take else (best, at)
+                    yf[o + q] = best
+                    af[o + q] = at
+            o += ow
+
+
 def max_pool(x, kh, kw, sh, sw, ph, pw, dh, dw, y, arg):
     """y ← the max of each window of x (−inf in the padding), arg ← the window position k = i·kw + j of its
     first maximum (of its first NaN if it has one), as pool.window_argmax; y and arg are (N, C, oh, ow).
@@ -149,7 +176,11 @@ def max_pool(x, kh, kw, sh, sw, ph, pw, dh, dw, y, arg):
     Branch-free selects on rows of outputs. NaN-aware comparisons cost five times as much, so they run only when
     x has a NaN (or infinities of both signs): NumPy's vectorised sum of x tells, in a fraction of the time."""
     exact = not np.isfinite(np.add.reduce(x, axis=None))
-    _max_pool_pass(x, kh, kw, sh, sw, ph, pw, dh, dw, y, arg, exact)
+    inside = (y.shape[2] - 1) * sh + 2 <= x.shape[2] and (y.shape[3] - 1) * sw + 2 <= x.shape[3]
+    if (kh, kw, dh, dw, ph, pw) == (2, 2, 1, 1, 0, 0) and inside:
+        _max_pool_2x2(x, sh, sw, y, arg, exact)
+    else:
+        _max_pool_pass(x, kh, kw, sh, sw, ph, pw, dh, dw, y, arg, exact)
 
 
 @jit
