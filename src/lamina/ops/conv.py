@@ -194,7 +194,7 @@ class Convolution(Function):
             gw = np.matmul(gm, cols.reshape(groups, -1, gm.shape[2]).transpose(0, 2, 1)).reshape(
                 (-1, c // groups) + kernel)
         if self.has_bias and self.needs[2]:
-            gb = g.sum(axis=(0,) + tuple(range(2, g.ndim)))
+            gb = gm.sum(axis=-1).reshape(-1)  # the rows of the contiguous (O, N·L) copy: quicker than g's axes 0, 2
         return gx, gw, gb
 
     @property
