@@ -173,8 +173,9 @@ def max_pool(x, kh, kw, sh, sw, ph, pw, dh, dw, y, arg):
     """y ← the max of each window of x (−inf in the padding), arg ← the window position k = i·kw + j of its
     first maximum (of its first NaN if it has one), as pool.window_argmax; y and arg are (N, C, oh, ow).
 
-    Branch-free selects on rows of outputs. NaN-aware comparisons cost five times as much, so they run only when
-    x has a NaN (or infinities of both signs): NumPy's vectorised sum of x tells, in a fraction of the time."""
+    Selects instead of branches (comparisons of random data mispredict half the time), undilated 2×2 windows
+    inside x in their own unrolled loop. NaN-aware comparisons cost five times as much, so they run only when x has
+    a NaN (or infinities of both signs): NumPy's vectorised sum of x tells, in a fraction of the time."""
     exact = not np.isfinite(np.add.reduce(x, axis=None))
     inside = (y.shape[2] - 1) * sh + 2 <= x.shape[2] and (y.shape[3] - 1) * sw + 2 <= x.shape[3]
     if (kh, kw, dh, dw, ph, pw) == (2, 2, 1, 1, 0, 0) and inside:
