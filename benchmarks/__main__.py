@@ -21,7 +21,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                     "Workloads: a MLP batch 128, b batch 32 and 1024, c XOR overhead, d inference, e digits time "
                     "to accuracy, f NumPy floor, g memory, h the slow spots of PyTorch scripts (GELU, pow, W[idx]), "
                     "i sequence models (LSTM, bidirectional GRU, Transformer encoder training; character Transformer "
-                    "generation).")
+                    "generation), j convolutional networks (LeNet-5, a 3x3 convolution, a 1-D convnet, inference, "
+                    "memory).")
     parser.add_argument("--quick", action="store_true", help="the tiny setting: checks the suite runs (no timings)")
     parser.add_argument("--repeats", type=int, help="timed rounds per comparison (default 10; 1 with --quick)")
     parser.add_argument("--only", default=WORKLOADS, help="workloads to run, e.g. 'a,c' (default: all)")
@@ -43,7 +44,7 @@ def main(argv=None) -> str:
     if args.threads == 1:  # XLA's CPU thread pool is only configurable before jax is imported
         os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
 
-    from benchmarks import digits, floor, harness, memory, mlp, report, sequences, spots, xor
+    from benchmarks import cnn, digits, floor, harness, memory, mlp, report, sequences, spots, xor
 
     settings = Settings.tiny(args.repeats or 1) if args.quick else Settings(repeats=args.repeats or 10)
     threads = harness.set_threads(args.threads)
@@ -60,11 +61,12 @@ def main(argv=None) -> str:
     comparisons, failed = [], False
     for name, letters, module in [("MLP training and inference", "abd", mlp), ("XOR", "c", xor),
                                   ("digits", "e", digits), ("NumPy floor", "f", floor), ("memory", "g", memory),
-                                  ("slow spots", "h", spots), ("sequence models", "i", sequences)]:
+                                  ("slow spots", "h", spots), ("sequence models", "i", sequences),
+                                  ("convolutional networks", "j", cnn)]:
         if not set(letters) & set(args.only):
             continue
         start = time.perf_counter()
-        kwargs = {"threads": threads} if module is memory else {}
+        kwargs = {"threads": threads} if module in (memory, cnn) else {}
         try:
             found = module.run(settings, peers, args.only, **kwargs)
         except Exception as err:  # noqa: BLE001 - report it, run the other workloads, then exit non-zero

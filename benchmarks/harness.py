@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-WORKLOADS = "abcdefghi"
+WORKLOADS = "abcdefghij"
 
 
 @dataclass

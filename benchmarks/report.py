@@ -15,6 +15,7 @@ SECTIONS = {
     "f": "f. The NumPy floor",
     "g": "g. Memory",
     "i": "i. Sequence models: LSTM, bidirectional GRU, Transformer encoder, character generation",
+    "j": "j. Convolutional networks",
 }
 
 RATIO_MEANING = {

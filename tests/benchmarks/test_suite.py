@@ -19,12 +19,12 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
-from benchmarks import data, harness, memory, nets, report  # noqa: E402
+from benchmarks import cnn, data, harness, memory, nets, report  # noqa: E402
 from benchmarks.__main__ import parse_args  # noqa: E402
 from benchmarks.floor import MatmulFloor  # noqa: E402
 
 EVERY_KEY = {"a", "b32", "b1024", "c", "d", "e_epoch", "f128", "f1024", "g_traced", "g_rss", "i_lstm", "i_bigru",
-             "i_transformer", "i_generate"}
+             "i_transformer", "i_generate", "j_lenet", "j_conv", "j_conv1d", "j_infer", "j_traced", "j_rss"}
 
 
 def sane(x) -> bool:
@@ -99,6 +99,32 @@ def test_analytic_minimum_formula():
     p = 784 * 512 + 512 + 512 * 256 + 256 + 256 * 10 + 10
     assert memory.parameter_count(data.MLP_SIZES) == p == 535_818
     assert memory.analytic_minimum(128) == 4 * (4 * p + 128 * (512 + 256 + 10)) == 8_971_424
+
+
+def test_lenet_analytic_minimum_counts_the_model_and_its_buffers():
+    import lamina
+
+    assert cnn.LENET_PARAMETERS == sum(p.numel() for p in cnn.lenet(lamina).parameters()) == 61_706
+    kept = 25 * 784 + 6 * 784 + 150 * 100 + 16 * 100 + 400 + 120 + 84 + 10
+    assert cnn.analytic_minimum(64) == 4 * (4 * 61_706 + 64 * (kept + 150 * 100)) == 15_455_904
+
+
+def test_cnn_sides_start_equal_and_agree():
+    x, y = cnn.images(128)
+    sides = [cnn.Trainer(lib, "lenet", x, y, 64) for lib in ("lamina", "torch")]
+    for a, b in zip(sides[0].model.parameters(), sides[1].model.parameters()):
+        assert np.array_equal(a.detach().numpy(), b.detach().numpy())
+    for side in sides:
+        side(2)
+    assert sides[0].loss == pytest.approx(sides[1].loss, rel=1e-4)
+    rng = np.random.default_rng(0)
+    shapes = [(2, 32, 14, 14), (64, 32, 3, 3), (64,), (2, 64, 14, 14)]
+    args = [rng.standard_normal(shape, dtype=np.float32) for shape in shapes]
+    steps = [cnn.ConvStep(lib, *args) for lib in ("lamina", "torch")]
+    for step in steps:
+        step(1)
+    for a, b in zip(*(step.grads() for step in steps)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
 
 
 def test_lamina_and_torch_sides_start_equal_and_train_the_same_trajectory():

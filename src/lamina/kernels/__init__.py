@@ -17,6 +17,8 @@ is arithmetic and comparisons, to float32 rounding where it calls exp or log.
     rnn.py      lstm_forward, lstm_backward, gru_forward, gru_backward: a whole
                 direction of a recurrent layer, its gate arithmetic fused per step; lstm_gate_grads: one
                 step of the LSTM's backward, for larger layers                      (for lamina/ops/rnn.py)
+    conv.py     im2col, col2im, conv_output, max_pool(_backward): sliding windows
+                in one pass                                                        (for lamina/ops/conv.py, pool.py)
 
 This package imports neither ``ops`` nor ``optim``; they import it. It loads numba (0.6 s) only on the first
 kernel call: ``kernels.relu`` is looked up by ``__getattr__`` below, which imports the kernel's module (and
@@ -146,6 +148,7 @@ _HOMES = {  # kernel -> the module that defines it
     "scatter_add_rows": "index",
     **dict.fromkeys(("sgd_step", "adam_step"), "optim"),
     **dict.fromkeys(("lstm_forward", "lstm_backward", "lstm_gate_grads", "gru_forward", "gru_backward"), "rnn"),
+    **dict.fromkeys(("im2col", "col2im", "max_pool", "max_pool_backward", "conv_output"), "conv"),
 }
 
 

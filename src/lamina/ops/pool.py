@@ -9,10 +9,13 @@ pooling gathers irregular windows by index.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from lamina import kernels
 from lamina.autograd.function import Function
-from lamina.ops.conv import unpad, windows
+from lamina.ops.conv import as_planes, plane_geometry, unpad, windows
 
 
 def _pad(x, padding, value):
@@ -48,10 +51,21 @@ def max_indices(arg, size, kernel, stride, padding, dilation):
 
 
 class MaxPool(Function):
-    """y = max of each window; the gradient goes to the window's first maximum, dy/dx = 1 there and 0 elsewhere"""
+    """y = max of each window; the gradient goes to the window's first maximum, dy/dx = 1 there and 0 elsewhere.
+    One pass of kernels.max_pool (and max_pool_backward) for 1-D and 2-D float32 input when the kernels apply."""
 
     def forward(self, x, kernel, stride, padding, dilation, out):
-        y, arg, padded = window_argmax(x, kernel, stride, padding, dilation, out)
+        d = len(kernel)
+        self.fused = d in (1, 2) and kernels.fits(x)
+        if self.fused:
+            lead = x.shape[:x.ndim - d]
+            y = np.empty(lead + tuple(out), dtype=x.dtype)
+            arg = np.empty(y.shape, dtype=np.int8 if math.prod(kernel) <= 127 else np.int64)  # kept for backward
+            kernels.max_pool(as_planes(x, d, True), *plane_geometry(kernel, stride, padding, dilation),
+                             as_planes(y, d, True), as_planes(arg, d, True))
+            padded = None
+        else:
+            y, arg, padded = window_argmax(x, kernel, stride, padding, dilation, out)
         self.geometry = (x.shape, padded, kernel, stride, padding, dilation, out)
         self.save(arg)
         return y
@@ -59,10 +73,16 @@ class MaxPool(Function):
     def backward(self, g):
         (arg,) = self.saved
         shape, padded, kernel, stride, padding, dilation, out = self.geometry
+        d = len(kernel)
+        if self.fused:
+            gx = np.empty(shape, dtype=g.dtype)
+            kernels.max_pool_backward(as_planes(np.ascontiguousarray(g), d, True), as_planes(arg, d, True),
+                                      *plane_geometry(kernel, stride, padding, dilation), as_planes(gx, d, True))
+            return gx
         gp = np.zeros(padded, dtype=g.dtype)
         for k, offset in enumerate(np.ndindex(*kernel)):
             gp[_slices(offset, out, stride, dilation)] += g * (arg == k)
-        return unpad(gp, padding, shape[len(shape) - len(kernel):])
+        return unpad(gp, padding, shape[len(shape) - d:])
 
     @property
     def name(self) -> str:
@@ -147,8 +167,8 @@ class AdaptiveMaxPool(Function):
 
     def backward(self, g):
         (idx,) = self.saved
-        rows = int(np.prod(self.lead))
-        size = int(np.prod(self.shape)) // max(rows, 1)
+        rows = math.prod(self.lead)
+        size = math.prod(self.shape) // max(rows, 1)
         flat = (np.arange(rows).reshape(self.lead + (1,) * (idx.ndim - len(self.lead))) * size + idx).ravel()
         gx = np.bincount(flat, weights=g.ravel(), minlength=rows * size)  # an input in several windows: summed
         return gx.astype(g.dtype).reshape(self.shape)
