@@ -28,6 +28,7 @@ import numpy as np
 from benchmarks.data import SEED, batch_slices
 from benchmarks.harness import REPO, Comparison, Settings, Target, interleave
 from benchmarks.memory import MiB, peak_rss
+from benchmarks.nets import EagerTrainer
 
 PROBES = ("baseline", "lamina", "torch", "lamina-tracemalloc")
 LENET_BATCH, CONV1D_BATCH, INFER_BATCH = 64, 100, 1024
@@ -100,8 +101,8 @@ def build(lib, model: str):
     return net
 
 
-class Trainer:
-    """The eager training loop of either library (their APIs are the same)."""
+class Trainer(EagerTrainer):
+    """The eager training loop of either library (their APIs are the same): nets.EagerTrainer's step on a CNN."""
 
     def __init__(self, library: str, model: str, x: np.ndarray, y: np.ndarray, batch: int):
         lib = importlib.import_module(library)
@@ -111,18 +112,6 @@ class Trainer:
         self.batches = [(lib.from_numpy(x[s]), lib.from_numpy(y[s])) for s in batch_slices(len(x), batch)]
         self.position = 0
         self.loss = float("nan")
-
-    def __call__(self, steps: int) -> None:
-        model, loss_fn, optimizer, batches = self.model, self.loss_fn, self.optimizer, self.batches
-        model.train()
-        for _ in range(steps):
-            inputs, targets = batches[self.position % len(batches)]
-            self.position += 1
-            loss = loss_fn(model(inputs), targets)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-        self.loss = loss.item()
 
 
 class Inference:

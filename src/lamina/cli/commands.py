@@ -140,16 +140,29 @@ def _test_batch(config, n: int):
 
 
 def cmd_graph(args) -> int:
-    from lamina import viz  # the drawing code loads only for this command
-
     config, model = load_run(args.run)
     X, y = _test_batch(config, args.batch_size)
+    return write_graph(Path(args.run), model, X, y, _loss(config), f"{len(X)} test samples")
+
+
+def write_graph(run: Path, model, x, y, loss_fn, what: str) -> int:
+    """graph.html in the run folder: the model's graph on one batch, by module and by op."""
+    from lamina import viz  # the drawing code loads only for this command
+
     model.eval()  # dropout off: the graph shows what the trained model computes
-    graphs = [viz.graph(model, X, target=y, loss_fn=_loss(config), level=level) for level in ("module", "op")]
-    path = Path(args.run) / "graph.html"
-    viz.page(graphs, title=f"{Path(args.run).name}: the computation graph of {len(X)} test samples", path=path)
+    graphs = [viz.graph(model, x, target=y, loss_fn=loss_fn, level=level) for level in ("module", "op")]
+    path = run / "graph.html"
+    viz.page(graphs, title=f"{run.name}: the computation graph of {what}", path=path)
     print(f"wrote {path}")
     return 0
+
+
+def run_records(run: Path) -> tuple:
+    """A run's History, its metrics.json (or {}) and its health.json (or None)."""
+    history = History.from_dict(_read_json(run / "history.json", "history"))
+    results = _read_json(run / "metrics.json", "metrics") if (run / "metrics.json").is_file() else {}
+    health = _read_json(run / "health.json", "training health") if (run / "health.json").is_file() else None
+    return history, results, health
 
 
 def cmd_report(args) -> int:
@@ -160,9 +173,7 @@ def cmd_report(args) -> int:
 
     config, model = load_run(args.run)
     run = Path(args.run)
-    history = History.from_dict(_read_json(run / "history.json", "history"))
-    results = _read_json(run / "metrics.json", "metrics") if (run / "metrics.json").is_file() else {}
-    health = _read_json(run / "health.json", "training health") if (run / "health.json").is_file() else None
+    history, results, health = run_records(run)
     data = config["data"]
     source = f"{data['csv']} (target {data['target']})" if "csv" in data else config["dataset"]
     report = viz.Report(f"lamina report: {run.name}", f"{source}, {config['task']}, {len(history)} epochs"

@@ -425,16 +425,11 @@ def _val_batch(config: dict, n: int):
 
 
 def cmd_graph(args) -> int:
-    from lamina import viz  # the drawing code loads only for this command
+    from lamina.cli.commands import write_graph
 
     config, model = load_run(args.run)
     x, y = _val_batch(config, args.batch_size)
-    model.eval()
-    graphs = [viz.graph(model, x, target=y, loss_fn=next_token_loss, level=level) for level in ("module", "op")]
-    path = Path(args.run) / "graph.html"
-    viz.page(graphs, title=f"{Path(args.run).name}: the computation graph of {len(x)} validation windows", path=path)
-    print(f"wrote {path}")
-    return 0
+    return write_graph(Path(args.run), model, x, y, next_token_loss, f"{len(x)} validation windows")
 
 
 def cmd_report(args) -> int:
@@ -442,13 +437,11 @@ def cmd_report(args) -> int:
     import tempfile
 
     from lamina import viz  # the drawing code loads only for this command
-    from lamina.cli.commands import _report_figures
+    from lamina.cli.commands import _report_figures, run_records
 
     config, model = load_run(args.run)
     run = Path(args.run)
-    history = History.from_dict(_read_json(run / "history.json", "history"))
-    results = _read_json(run / "metrics.json", "metrics") if (run / "metrics.json").is_file() else {}
-    health = _read_json(run / "health.json", "training health") if (run / "health.json").is_file() else None
+    history, results, health = run_records(run)
     report = viz.Report(f"lamina report: {run.name}", f"character {config['model']} on {_describe(config)}; "
                         f"{len(history)} epochs" + (" (interrupted)" if history.interrupted else ""))
     last = {"last epoch " + k.replace("val_", "validation "): v for k, v in history.last().items()
