@@ -42,8 +42,10 @@ def _storage(optuna, storage):
         return storage
     if storage.startswith("sqlite:///"):
         Path(storage[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-        # several processes write to one file: wait for its lock instead of failing at once
-        return optuna.storages.RDBStorage(storage, engine_kwargs={"connect_args": {"timeout": 60}})
+        # several processes write to one file: wait for its lock instead of failing at once; and the first of
+        # them creates the database's tables while the others wait (two creating them at once collide)
+        with _study_lock(storage):
+            return optuna.storages.RDBStorage(storage, engine_kwargs={"connect_args": {"timeout": 60}})
     return optuna.storages.RDBStorage(storage)
 
 
