@@ -12,6 +12,7 @@ import time
 import pytest
 
 from lamina.cli import main
+from lamina.tune.search import _storage
 
 optuna = pytest.importorskip("optuna")
 
@@ -25,7 +26,8 @@ def run_cli(capsys, *argv):
 
 
 def load(folder, name="lamina-tune"):
-    return optuna.load_study(study_name=name, storage=f"sqlite:///{folder / 'tune.db'}")
+    # through lamina's storage: it waits while a lamina tune process is creating the database's tables
+    return optuna.load_study(study_name=name, storage=_storage(optuna, f"sqlite:///{folder / 'tune.db'}"))
 
 
 def test_tune_writes_the_search_folder_and_a_best_run(tmp_path, capsys):
@@ -96,7 +98,9 @@ def tune_command(out, trials, epochs=4):
 def test_a_study_killed_mid_trial_resumes(tmp_path):
     out = tmp_path / "s"
     command = tune_command(out, 3, epochs=12)  # trials of a few seconds: the kill lands well inside one
-    proc = subprocess.Popen(command, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = tmp_path / "stderr.txt"
+    with open(log, "w") as stderr:
+        proc = subprocess.Popen(command, env=ENV, stdout=subprocess.DEVNULL, stderr=stderr)
     deadline = time.monotonic() + 300
     killed = None
     while killed is None and time.monotonic() < deadline and proc.poll() is None:
@@ -112,7 +116,7 @@ def test_a_study_killed_mid_trial_resumes(tmp_path):
             proc.send_signal(signal.SIGKILL)
             killed = running[0]
     proc.wait()
-    assert killed is not None, "the search ended before it could be killed mid-trial"
+    assert killed is not None, f"the search ended before it could be killed mid-trial: {log.read_text()}"
     assert load(out).trials[killed].state.name == "RUNNING"  # as the kill left it
     done = subprocess.run(command, env=ENV, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
