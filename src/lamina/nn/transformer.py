@@ -18,6 +18,7 @@ from lamina.nn import init
 from lamina.nn.attention import MultiheadAttention
 from lamina.nn.containers import ModuleList
 from lamina.nn.dropout import Dropout
+from lamina.nn.functional import fast_attention as _fast
 from lamina.nn.linear import Linear
 from lamina.nn.module import LayerInputError, Module
 from lamina.nn.normalization import LayerNorm
@@ -59,12 +60,38 @@ class TransformerEncoderLayer(Module):
 
     def forward(self, src: Tensor, src_mask: Tensor | None = None, src_key_padding_mask: Tensor | None = None,
                 is_causal: bool = False) -> Tensor:
+        fast = self._inference_fast_path(src, src_mask, src_key_padding_mask, is_causal)
+        if fast is not None:
+            return fast
         x = src
         if self.norm_first:
             x = x + self._sa_block(self.norm1(x), src_mask, src_key_padding_mask, is_causal)
             return x + self._ff_block(self.norm2(x))
         x = self.norm1(x + self._sa_block(x, src_mask, src_key_padding_mask, is_causal))
         return self.norm2(x + self._ff_block(x))
+
+    def _inference_fast_path(self, src, src_mask, src_key_padding_mask, is_causal) -> Tensor | None:
+        """The output computed on arrays (nn.functional.fast_attention), as PyTorch's fast path in eval mode, or
+        None when the graph must run: a gradient needed, a dropout active, a submodule replaced or hooked, or an
+        input the graph path would refuse (it then raises its error)."""
+        attn = self.self_attn
+        if (not isinstance(src, Tensor) or src.ndim not in (2, 3) or (is_causal and src_mask is None)
+                or any(not isinstance(d, Dropout) or (d.training and d.p > 0)
+                       for d in (self.dropout, self.dropout1, self.dropout2))
+                or (attn.training and attn.dropout > 0) or not attn._fast_path_structure()
+                or type(self.linear1) is not Linear or type(self.linear2) is not Linear
+                or type(self.norm1) is not LayerNorm or type(self.norm2) is not LayerNorm
+                or len(self.norm1.normalized_shape) != 1 or len(self.norm2.normalized_shape) != 1
+                or src.shape[-1] != attn.embed_dim or src.dtype != attn.in_proj_weight.dtype
+                or _fast.needs_graph(self, src) or _fast.submodule_hooks(self)):
+            return None
+        x = _fast.to_batch_first(src.array, attn.batch_first)
+        mask = _fast.eligible_masks(src_mask, src_key_padding_mask, x.shape[0], attn.num_heads, x.shape[1],
+                                    x.dtype, src.ndim == 3)
+        if mask is None:
+            return None
+        out = _fast.encoder_layer_array(self, x, mask, self.activation is F.relu)
+        return _fast.from_batch_first(out, src.ndim, attn.batch_first)
 
     def _sa_block(self, x, attn_mask, key_padding_mask, is_causal):
         x = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask, need_weights=False,
