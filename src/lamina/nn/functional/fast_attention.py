@@ -130,9 +130,9 @@ def self_attention_array(x: np.ndarray, heads: int, in_w: np.ndarray, in_b, out_
 
 def layer_norm_array(x: np.ndarray, norm) -> np.ndarray:
     """A LayerNorm module's forward over the last dim of x, on arrays."""
-    mean = x.mean(axis=-1, keepdims=True)
-    centred = x - mean
-    var = np.mean(centred * centred, axis=-1, keepdims=True)
+    e = x.shape[-1]  # the mean as np.mean takes it (a float32 sum, then / e), without its Python wrapper
+    centred = x - np.add.reduce(x, axis=-1, keepdims=True) / e
+    var = np.add.reduce(centred * centred, axis=-1, keepdims=True) / e
     centred *= 1 / np.sqrt(var + np.asarray(norm.eps, x.dtype))
     if norm.weight is not None:
         centred *= norm.weight.array
