@@ -122,6 +122,8 @@ class MultiheadAttention(Module):
                                     x.ndim == 3)
         if mask is None:
             return None
-        out = _fast.self_attention_array(a, self.num_heads, self.in_proj_weight.array, _fast.param_array(
-            self.in_proj_bias), self.out_proj.weight.array, _fast.param_array(self.out_proj.bias), mask)
+        out = _fast.self_attention_array(a, self.num_heads, _fast.param_array(self, "in_proj_weight"),
+                                         _fast.param_array(self, "in_proj_bias"),
+                                         _fast.param_array(self.out_proj, "weight"),
+                                         _fast.param_array(self.out_proj, "bias"), mask)
         return _fast.from_batch_first(out, x.ndim, self.batch_first)

@@ -74,15 +74,16 @@ class TransformerEncoderLayer(Module):
         """The output computed on arrays (nn.functional.fast_attention), as PyTorch's fast path in eval mode, or
         None when the graph must run: a gradient needed, a dropout active, a submodule replaced or hooked, or an
         input the graph path would refuse (it then raises its error)."""
-        attn = self.self_attn
+        mods = self._modules  # read directly: this runs once per layer and token in generation
+        attn, lin1, lin2, norm1, norm2 = (mods.get(k) for k in ("self_attn", "linear1", "linear2", "norm1", "norm2"))
         if (not isinstance(src, Tensor) or src.ndim not in (2, 3) or (is_causal and src_mask is None)
                 or any(not isinstance(d, Dropout) or (d.training and d.p > 0)
-                       for d in (self.dropout, self.dropout1, self.dropout2))
-                or (attn.training and attn.dropout > 0) or not attn._fast_path_structure()
-                or type(self.linear1) is not Linear or type(self.linear2) is not Linear
-                or type(self.norm1) is not LayerNorm or type(self.norm2) is not LayerNorm
-                or len(self.norm1.normalized_shape) != 1 or len(self.norm2.normalized_shape) != 1
-                or src.shape[-1] != attn.embed_dim or src.dtype != attn.in_proj_weight.dtype
+                       for d in (mods.get("dropout"), mods.get("dropout1"), mods.get("dropout2")))
+                or type(attn) is not MultiheadAttention or (attn.training and attn.dropout > 0)
+                or not attn._fast_path_structure() or type(lin1) is not Linear or type(lin2) is not Linear
+                or type(norm1) is not LayerNorm or type(norm2) is not LayerNorm
+                or len(norm1.normalized_shape) != 1 or len(norm2.normalized_shape) != 1
+                or src.shape[-1] != attn.embed_dim or src.dtype != attn._parameters["in_proj_weight"].dtype
                 or _fast.needs_graph(self, src) or _fast.submodule_hooks(self)):
             return None
         x = _fast.to_batch_first(src.array, attn.batch_first)
@@ -90,7 +91,8 @@ class TransformerEncoderLayer(Module):
                                     x.dtype, src.ndim == 3)
         if mask is None:
             return None
-        out = _fast.encoder_layer_array(self, x, mask, self.activation is F.relu)
+        out = _fast.encoder_layer_array(x, mask, attn, lin1, lin2, norm1, norm2, self.norm_first,
+                                        None if self.activation is F.relu else self.activation)
         return _fast.from_batch_first(out, src.ndim, attn.batch_first)
 
     def _sa_block(self, x, attn_mask, key_padding_mask, is_causal):

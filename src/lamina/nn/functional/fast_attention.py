@@ -134,36 +134,38 @@ def layer_norm_array(x: np.ndarray, norm) -> np.ndarray:
     centred = x - np.add.reduce(x, axis=-1, keepdims=True) / e
     var = np.add.reduce(centred * centred, axis=-1, keepdims=True) / e
     centred *= 1 / np.sqrt(var + np.asarray(norm.eps, x.dtype))
-    if norm.weight is not None:
-        centred *= norm.weight.array
-    if norm.bias is not None:
-        centred += norm.bias.array
+    weight, bias = param_array(norm, "weight"), param_array(norm, "bias")
+    if weight is not None:
+        centred *= weight
+    if bias is not None:
+        centred += bias
     return centred
 
 
-def param_array(p):
-    """A parameter's array, or None."""
+def param_array(module, name: str):
+    """The array of the module's parameter ``name``, or None (read from its store: no attribute lookup)."""
+    p = module._parameters.get(name)
     return None if p is None else p.array
 
 
-def encoder_layer_array(layer, x: np.ndarray, mask, relu: bool) -> np.ndarray:
-    """A TransformerEncoderLayer's forward on x (N, L, E) without dropout; ``relu`` applies ReLU in place,
-    otherwise the layer's activation runs on a graph-free tensor."""
-    attn, lin1, lin2 = layer.self_attn, layer.linear1, layer.linear2
+def encoder_layer_array(x: np.ndarray, mask, attn, lin1, lin2, norm1, norm2, norm_first: bool,
+                        activation) -> np.ndarray:
+    """A TransformerEncoderLayer's forward on x (N, L, E) without dropout, from its submodules; ``activation``
+    None is ReLU (in place), any other runs on a graph-free tensor."""
     n, length, e = x.shape
-    weights = (attn.num_heads, attn.in_proj_weight.array, param_array(attn.in_proj_bias), attn.out_proj.weight.array,
-               param_array(attn.out_proj.bias))
+    weights = (attn.num_heads, param_array(attn, "in_proj_weight"), param_array(attn, "in_proj_bias"),
+               param_array(attn._modules["out_proj"], "weight"), param_array(attn._modules["out_proj"], "bias"))
 
     def feed_forward(h):
-        hidden = _linear(h.reshape(n * length, e), lin1.weight.array, param_array(lin1.bias))
-        if relu:
+        hidden = _linear(h.reshape(n * length, e), param_array(lin1, "weight"), param_array(lin1, "bias"))
+        if activation is None:
             np.maximum(hidden, 0, out=hidden)
         else:
-            hidden = layer.activation(from_numpy(hidden)).array
-        return _linear(hidden, lin2.weight.array, param_array(lin2.bias)).reshape(n, length, e)
+            hidden = activation(from_numpy(hidden)).array
+        return _linear(hidden, param_array(lin2, "weight"), param_array(lin2, "bias")).reshape(n, length, e)
 
-    if layer.norm_first:
-        x = x + self_attention_array(layer_norm_array(x, layer.norm1), *weights, mask)
-        return x + feed_forward(layer_norm_array(x, layer.norm2))
-    x = layer_norm_array(x + self_attention_array(x, *weights, mask), layer.norm1)
-    return layer_norm_array(x + feed_forward(x), layer.norm2)
+    if norm_first:
+        x = x + self_attention_array(layer_norm_array(x, norm1), *weights, mask)
+        return x + feed_forward(layer_norm_array(x, norm2))
+    x = layer_norm_array(x + self_attention_array(x, *weights, mask), norm1)
+    return layer_norm_array(x + feed_forward(x), norm2)
