@@ -206,3 +206,16 @@ def test_encoder_stack_and_generation_use_the_fast_path(calls):
         fast = model(ids).numpy()
     assert calls[0] == 2
     np.testing.assert_allclose(fast, graph, rtol=1e-5, atol=1e-5)
+
+
+def test_decoder_layer_self_attention_uses_the_fast_path(calls):
+    lamina.manual_seed(0)
+    layer = nn.TransformerDecoderLayer(E, HEADS, 16, 0.0, batch_first=True).eval()
+    rng = np.random.default_rng(9)
+    tgt, memory = (lamina.tensor(rng.standard_normal(s).astype(np.float32)) for s in ((N, L, E), (N, L + 2, E)))
+    mask = nn.Transformer.generate_square_subsequent_mask(L)
+    graph = layer(tgt, memory, tgt_mask=mask).detach().numpy()
+    with lamina.no_grad():
+        fast = layer(tgt, memory, tgt_mask=mask).numpy()  # self-attention fast, attention over memory by the graph
+    assert calls[0] == 1
+    np.testing.assert_allclose(fast, graph, rtol=1e-5, atol=1e-5)
