@@ -9,6 +9,7 @@ import numpy as np
 
 from lamina.nn import functional as F
 from lamina.nn import init
+from lamina.nn.functional import fast_attention as _fast
 from lamina.nn.linear import Linear
 from lamina.nn.module import Module
 from lamina.nn.parameter import Parameter
@@ -83,6 +84,10 @@ class MultiheadAttention(Module):
                 is_causal: bool = False):
         """(attn_output, attn_weights or None). Inputs (L, N, E), or (N, L, E) with batch_first, or unbatched
         (L, E). Boolean masks: True = masked out; key_padding_mask (N, S), attn_mask (L, S) or (N·heads, L, S)."""
+        if query is key and key is value and not need_weights:
+            fast = self._inference_fast_path(query, attn_mask, key_padding_mask, is_causal)
+            if fast is not None:
+                return fast, None
         batched = query.ndim == 3
         if self.batch_first and batched:
             query, key, value = (x.transpose(0, 1) for x in (query, key, value))
@@ -96,3 +101,29 @@ class MultiheadAttention(Module):
         if self.batch_first and batched:
             out = out.transpose(0, 1)
         return out, weights
+
+    def _fast_path_structure(self) -> bool:
+        """Packed Q/K/V weights, no bias_k/bias_v, no zero attention and a plain out_proj: what the fast path
+        computes."""
+        return (self._qkv_same_embed_dim and self.bias_k is None and not self.add_zero_attn
+                and isinstance(self.out_proj, Linear) and not self.out_proj._forward_hooks)
+
+    def _inference_fast_path(self, x: Tensor, attn_mask, key_padding_mask, is_causal) -> Tensor | None:
+        """Self-attention computed on arrays (nn.functional.fast_attention), as PyTorch's fast path in eval mode,
+        or None when the graph must run (a gradient needed, dropout active, a hooked out_proj, or an input the
+        graph path checks and refuses)."""
+        if (not isinstance(x, Tensor) or x.ndim not in (2, 3) or (is_causal and attn_mask is None)
+                or (self.training and self.dropout > 0) or not self._fast_path_structure()
+                or x.shape[-1] != self.embed_dim or x.dtype != self.in_proj_weight.dtype
+                or _fast.needs_graph(self, x) or _fast.submodule_hooks(self)):
+            return None
+        a = _fast.to_batch_first(x.array, self.batch_first)
+        mask = _fast.eligible_masks(attn_mask, key_padding_mask, a.shape[0], self.num_heads, a.shape[1], a.dtype,
+                                    x.ndim == 3)
+        if mask is None:
+            return None
+        out = _fast.self_attention_array(a, self.num_heads, _fast.param_array(self, "in_proj_weight"),
+                                         _fast.param_array(self, "in_proj_bias"),
+                                         _fast.param_array(self.out_proj, "weight"),
+                                         _fast.param_array(self.out_proj, "bias"), mask)
+        return _fast.from_batch_first(out, x.ndim, self.batch_first)

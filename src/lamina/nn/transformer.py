@@ -18,6 +18,7 @@ from lamina.nn import init
 from lamina.nn.attention import MultiheadAttention
 from lamina.nn.containers import ModuleList
 from lamina.nn.dropout import Dropout
+from lamina.nn.functional import fast_attention as _fast
 from lamina.nn.linear import Linear
 from lamina.nn.module import LayerInputError, Module
 from lamina.nn.normalization import LayerNorm
@@ -59,12 +60,40 @@ class TransformerEncoderLayer(Module):
 
     def forward(self, src: Tensor, src_mask: Tensor | None = None, src_key_padding_mask: Tensor | None = None,
                 is_causal: bool = False) -> Tensor:
+        fast = self._inference_fast_path(src, src_mask, src_key_padding_mask, is_causal)
+        if fast is not None:
+            return fast
         x = src
         if self.norm_first:
             x = x + self._sa_block(self.norm1(x), src_mask, src_key_padding_mask, is_causal)
             return x + self._ff_block(self.norm2(x))
         x = self.norm1(x + self._sa_block(x, src_mask, src_key_padding_mask, is_causal))
         return self.norm2(x + self._ff_block(x))
+
+    def _inference_fast_path(self, src, src_mask, src_key_padding_mask, is_causal) -> Tensor | None:
+        """The output computed on arrays (nn.functional.fast_attention), as PyTorch's fast path in eval mode, or
+        None when the graph must run: a gradient needed, a dropout active, a submodule replaced or hooked, or an
+        input the graph path would refuse (it then raises its error)."""
+        mods = self._modules  # read directly: this runs once per layer and token in generation
+        attn, lin1, lin2, norm1, norm2 = (mods.get(k) for k in ("self_attn", "linear1", "linear2", "norm1", "norm2"))
+        if (not isinstance(src, Tensor) or src.ndim not in (2, 3) or (is_causal and src_mask is None)
+                or any(not isinstance(d, Dropout) or (d.training and d.p > 0)
+                       for d in (mods.get("dropout"), mods.get("dropout1"), mods.get("dropout2")))
+                or type(attn) is not MultiheadAttention or (attn.training and attn.dropout > 0)
+                or not attn._fast_path_structure() or type(lin1) is not Linear or type(lin2) is not Linear
+                or type(norm1) is not LayerNorm or type(norm2) is not LayerNorm
+                or len(norm1.normalized_shape) != 1 or len(norm2.normalized_shape) != 1
+                or src.shape[-1] != attn.embed_dim or src.dtype != attn._parameters["in_proj_weight"].dtype
+                or _fast.needs_graph(self, src) or _fast.submodule_hooks(self)):
+            return None
+        x = _fast.to_batch_first(src.array, attn.batch_first)
+        mask = _fast.eligible_masks(src_mask, src_key_padding_mask, x.shape[0], attn.num_heads, x.shape[1],
+                                    x.dtype, src.ndim == 3)
+        if mask is None:
+            return None
+        out = _fast.encoder_layer_array(x, mask, attn, lin1, lin2, norm1, norm2, self.norm_first,
+                                        None if self.activation is F.relu else self.activation)
+        return _fast.from_batch_first(out, src.ndim, attn.batch_first)
 
     def _sa_block(self, x, attn_mask, key_padding_mask, is_causal):
         x = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask, need_weights=False,
