@@ -107,7 +107,7 @@ def test_search_prunes_by_hyperband_by_default():
     study = search(objective, len(levels), study_name="hyperband")
     pruner = study.pruner
     assert isinstance(pruner, optuna.pruners.HyperbandPruner)
-    assert (pruner._min_resource, pruner._reduction_factor) == (3, 3)
+    assert (pruner._min_resource, pruner._reduction_factor) == (5, 3)
     assert pruner._max_resource == 12  # "auto": the first finished trial's epochs
     states = {t.number: t.state.name for t in study.trials}
     assert states[0] == "COMPLETE" and states[2] == states[7] == "COMPLETE"  # the best so far always go on

@@ -83,7 +83,7 @@ def add_parser(sub, positive_float) -> None:
     t.add_argument("--pruner", choices=("hyperband", "median"),
                    help="hyperband (default: successive halving, Optuna's recommendation with TPE) or median")
     t.add_argument("--min-epochs", type=int,
-                   help="hyperband: epochs every trial runs before it can be pruned (default 3)")
+                   help="hyperband: epochs every trial runs before it can be pruned (default 5)")
     t.add_argument("--pruner-startup", type=int, help="median: finished trials before any is pruned (default 5)")
     t.add_argument("--no-pruning", action="store_true", help="finish every trial")
     t.add_argument("--storage", metavar="URL", help="Optuna storage (default sqlite:///<out>/tune.db)")
@@ -158,7 +158,7 @@ def cmd_tune(args) -> int:
     pruner_startup = _setting(args, settings, "pruner_startup", 5)
     fraction = _setting(args, settings, "validation_fraction", 0.2)
     pruner = _setting(args, settings, "pruner", "hyperband")
-    min_epochs = _setting(args, settings, "min_epochs", 3)
+    min_epochs = _setting(args, settings, "min_epochs", 5)
     if trials < 1 or startup < 0 or pruner_startup < 0 or min_epochs < 1:
         raise CLIError("--trials and --min-epochs must be positive, --startup-trials and --pruner-startup not negative")
     if pruner not in ("hyperband", "median"):

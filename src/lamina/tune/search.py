@@ -138,7 +138,7 @@ def _config_objective(config: dict):
 
 def search(objective_or_config, n_trials: int, *, storage=None, study_name: str | None = None,
            direction: str | None = None, timeout: float | None = None, seed: int | None = 0, startup_trials: int = 10,
-           pruner="hyperband", min_epochs: int = 3, pruner_startup: int = 5, warmup_epochs: int = 2,
+           pruner="hyperband", min_epochs: int = 5, pruner_startup: int = 5, warmup_epochs: int = 2,
            pruning: bool = True, on_trial=None):
     """Run an Optuna study to ``n_trials`` trials (counted over every process that works on it) and return it.
 
@@ -154,7 +154,7 @@ def search(objective_or_config, n_trials: int, *, storage=None, study_name: str 
     ``startup_trials`` random), seeded from ``seed`` and from how many processes joined the study before, so two
     processes draw differently (Optuna's defaults otherwise). ``pruner``: ``'hyperband'`` (Optuna's
     ``HyperbandPruner``, which Optuna recommends with TPE: successive halving in brackets; a trial runs at least
-    ``min_epochs`` epochs, and at each rung (epochs 3, 9, 27 with ``min_epochs=3``; later brackets start at a
+    ``min_epochs`` epochs, and at each rung (epochs 5 and 15 with ``min_epochs=5``; later brackets start at a
     higher rung) only the best third of the trials that reached it goes on; the largest budget is a config's
     ``epochs``, else the first finished trial's, and a config of no more than ``min_epochs`` epochs is pruned by
     median instead),
