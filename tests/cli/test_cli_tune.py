@@ -78,6 +78,8 @@ def test_space_from_flags_and_a_toml_file(tmp_path, capsys):
     (["--space", "missing.toml"], "cannot read search space missing.toml"),
     (["--validation-fraction", "1.5"], "--validation-fraction must be between 0 and 1, got 1.5"),
     (["--data", "nope"], "unknown dataset 'nope'"),
+    (["--min-epochs", "0"], "--trials and --min-epochs must be positive"),
+    (["--pruner", "asha"], "argument --pruner: invalid choice: 'asha'"),
 ])
 def test_bad_arguments_give_one_line(tmp_path, capsys, argv, message):
     code, out, err = run_cli(capsys, "tune", "--out", tmp_path / "s", *argv)

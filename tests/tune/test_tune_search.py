@@ -87,12 +87,39 @@ def test_pruning_callback_in_a_loop_of_ones_own():
             callback.on_epoch_end(epoch, {"val_accuracy": value})
         return curves[trial.number][-1]
 
-    study = search(objective, 4, pruner_startup=2, warmup_epochs=0)
+    study = search(objective, 4, pruner="median", pruner_startup=2, warmup_epochs=0)
     assert [t.state.name for t in study.trials] == ["COMPLETE", "COMPLETE", "PRUNED", "COMPLETE"]
     assert seen[2].pruned_epoch == 0 and study.trials[2].intermediate_values == {0: 0.1}
     assert seen[3].pruned_epoch is None and study.best_value == 0.9
     with pytest.raises(KeyError, match="PruningCallback monitors 'val_f1' but the epoch logs only have loss"):
         PruningCallback(study.trials[0], "val_f1").on_epoch_end(0, {"loss": 1.0})
+
+
+def test_search_prunes_by_hyperband_by_default():
+    levels = [0.9, 0.5, 0.95, 0.4, 0.3, 0.2, 0.1, 0.96, 0.05]
+
+    def objective(trial):
+        callback = PruningCallback(trial, "val_accuracy")
+        for epoch in range(12):
+            callback.on_epoch_end(epoch, {"val_accuracy": levels[trial.number]})
+        return levels[trial.number]
+
+    study = search(objective, len(levels), study_name="hyperband")
+    pruner = study.pruner
+    assert isinstance(pruner, optuna.pruners.HyperbandPruner)
+    assert (pruner._min_resource, pruner._reduction_factor) == (5, 3)
+    assert pruner._max_resource == 12  # "auto": the first finished trial's epochs
+    states = {t.number: t.state.name for t in study.trials}
+    assert states[0] == "COMPLETE" and states[2] == states[7] == "COMPLETE"  # the best so far always go on
+    pruned = [t for t in study.trials if t.state.name == "PRUNED"]
+    assert len(pruned) >= 3 and all(levels[t.number] <= 0.5 for t in pruned)
+    assert all(len(t.intermediate_values) < 12 for t in pruned) and study.best_value == 0.96
+    X = np.random.default_rng(0).normal(size=(40, 2)).astype(np.float32)
+    config = {"X": X, "y": (X[:, 0] > 0).astype(np.int64), "epochs": 5, "space": {"width": 4, "depth": 1}}
+    assert search(config, 1, min_epochs=2).pruner._max_resource == 5  # a config's epochs
+    assert isinstance(search({**config, "epochs": 3}, 1).pruner, optuna.pruners.MedianPruner)  # too few to halve
+    with pytest.raises(ValueError, match="pruner must be 'hyperband', 'median', 'none' or an Optuna pruner"):
+        search(objective, 1, pruner="asha")
 
 
 def test_pruning_callback_stops_lamina_fit():

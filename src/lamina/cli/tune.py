@@ -80,7 +80,11 @@ def add_parser(sub, positive_float) -> None:
                                                        "apart by spaces: '6,16 16,32' (default 6,16 16,32 32,64)")
     t.add_argument("--validation-fraction", type=positive_float, help="of the training split (default 0.2)")
     t.add_argument("--startup-trials", type=int, help="random trials before TPE's own (default 10)")
-    t.add_argument("--pruner-startup", type=int, help="finished trials before any is pruned (default 5)")
+    t.add_argument("--pruner", choices=("hyperband", "median"),
+                   help="hyperband (default: successive halving, Optuna's recommendation with TPE) or median")
+    t.add_argument("--min-epochs", type=int,
+                   help="hyperband: epochs every trial runs before it can be pruned (default 5)")
+    t.add_argument("--pruner-startup", type=int, help="median: finished trials before any is pruned (default 5)")
     t.add_argument("--no-pruning", action="store_true", help="finish every trial")
     t.add_argument("--storage", metavar="URL", help="Optuna storage (default sqlite:///<out>/tune.db)")
     t.add_argument("--study", metavar="NAME", help="study name in the storage (default lamina-tune)")
@@ -138,7 +142,8 @@ def cmd_tune(args) -> int:
     kind = MODEL_KINDS[model]
     space = _space(args, settings, kind.images)
     unknown = set(settings) - {"data", "csv", "target", "task", "trials", "timeout", "epochs", "validation_fraction",
-                               "startup_trials", "pruner_startup", "storage", "study", "seed", "out", "test_size"}
+                               "startup_trials", "pruner", "min_epochs", "pruner_startup",
+                               "storage", "study", "seed", "out", "test_size"}
     if unknown:
         raise CLIError(f"{args.space}: unknown setting(s) in [tune]: {', '.join(sorted(unknown))}")
     for key in ("data", "csv", "target", "task", "test_size", "root"):
@@ -152,8 +157,12 @@ def cmd_tune(args) -> int:
     startup = _setting(args, settings, "startup_trials", 10)
     pruner_startup = _setting(args, settings, "pruner_startup", 5)
     fraction = _setting(args, settings, "validation_fraction", 0.2)
-    if trials < 1 or startup < 0 or pruner_startup < 0:
-        raise CLIError("--trials must be positive, --startup-trials and --pruner-startup not negative")
+    pruner = _setting(args, settings, "pruner", "hyperband")
+    min_epochs = _setting(args, settings, "min_epochs", 5)
+    if trials < 1 or startup < 0 or pruner_startup < 0 or min_epochs < 1:
+        raise CLIError("--trials and --min-epochs must be positive, --startup-trials and --pruner-startup not negative")
+    if pruner not in ("hyperband", "median"):
+        raise CLIError(f"--pruner must be hyperband or median, got {pruner!r}")
     if not 0 < fraction < 1:
         raise CLIError(f"--validation-fraction must be between 0 and 1, got {fraction}")
     if kind.datasets is not None and name not in kind.datasets:
@@ -226,7 +235,8 @@ def cmd_tune(args) -> int:
     try:
         study = search(search_config, trials, storage=storage, study_name=study_name,
                        timeout=_setting(args, settings, "timeout", None), seed=seed, startup_trials=startup,
-                       pruner_startup=pruner_startup, pruning=not args.no_pruning, on_trial=report)
+                       pruner=pruner, min_epochs=min_epochs, pruner_startup=pruner_startup,
+                       pruning=not args.no_pruning, on_trial=report)
     except ValueError as err:
         raise CLIError(_message(err)) from None
     elapsed = time.perf_counter() - started

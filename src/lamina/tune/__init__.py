@@ -1,6 +1,6 @@
-"""Hyperparameter search with Optuna (``pip install lamina[tune]``): TPE sampling, median pruning through a lamina
-callback that reports every epoch, and a study kept in a database (SQLite by default) so that an interrupted
-search resumes and several processes can share one.
+"""Hyperparameter search with Optuna (``pip install lamina[tune]``): TPE sampling, Hyperband (or median) pruning
+through a lamina callback that reports every epoch, and a study kept in a database (SQLite by default) so that an
+interrupted search resumes and several processes can share one.
 
 - ``space``: the search space (``SearchSpace``): from a dict, command-line ranges (``1e-4:1e-1``, ``relu,tanh``)
   or a small TOML file; defaults for tables (an MLP). No Optuna needed to build one.

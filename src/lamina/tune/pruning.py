@@ -1,4 +1,4 @@
-"""The pruning callback: Optuna's median pruning as a lamina callback."""
+"""The pruning callback: an Optuna study's pruner (Hyperband, median, ...) as a lamina callback."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``search``: an Optuna study with TPE sampling and median pruning, run to a number of trials that several
+"""``search``: an Optuna study with TPE sampling and Hyperband pruning, run to a number of trials that several
 processes share, on storage that survives them.
 
 How the trial count is kept: each process takes trials in a loop; under a lock (a file next to an SQLite
@@ -140,7 +140,8 @@ def _config_objective(config: dict):
 
 def search(objective_or_config, n_trials: int, *, storage=None, study_name: str | None = None,
            direction: str | None = None, timeout: float | None = None, seed: int | None = 0, startup_trials: int = 10,
-           pruner_startup: int = 5, warmup_epochs: int = 2, pruning: bool = True, on_trial=None):
+           pruner="hyperband", min_epochs: int = 5, pruner_startup: int = 5, warmup_epochs: int = 2,
+           pruning: bool = True, on_trial=None):
     """Run an Optuna study to ``n_trials`` trials (counted over every process that works on it) and return it.
 
     ``objective_or_config``: an Optuna objective ``f(trial) -> float`` (use ``PruningCallback`` in its ``fit`` to
@@ -153,9 +154,15 @@ def search(objective_or_config, n_trials: int, *, storage=None, study_name: str 
     shareable), or an Optuna storage. ``study_name`` names the study in it (created or continued).
     ``direction``: 'maximize' or 'minimize' (a config's follows its monitor). The sampler is TPE (its first
     ``startup_trials`` random), seeded from ``seed`` and from how many processes joined the study before, so two
-    processes draw differently (Optuna's defaults otherwise); the pruner stops a trial whose value at an epoch is
-    worse than the median of the earlier trials at that epoch, once ``pruner_startup`` trials have finished and
-    after ``warmup_epochs`` epochs. ``timeout``: no
+    processes draw differently (Optuna's defaults otherwise). ``pruner``: ``'hyperband'`` (Optuna's
+    ``HyperbandPruner``, which Optuna recommends with TPE: successive halving in brackets; a trial runs at least
+    ``min_epochs`` epochs, and at each rung (epochs 5 and 15 with ``min_epochs=5``; later brackets start at a
+    higher rung) only the best third of the trials that reached it goes on; the largest budget is a config's
+    ``epochs``, else the first finished trial's, and a config of no more than ``min_epochs`` epochs is pruned by
+    median instead),
+    ``'median'`` (stop a trial whose value at an epoch is worse than the median of the earlier trials at that
+    epoch, once ``pruner_startup`` trials have finished and after ``warmup_epochs`` epochs) or an Optuna pruner;
+    ``pruning=False`` finishes every trial. ``timeout``: no
     trial starts after that many seconds. ``on_trial(study, frozen_trial)`` runs after each trial of this process.
     """
     optuna = optuna_module()
@@ -171,8 +178,8 @@ def search(objective_or_config, n_trials: int, *, storage=None, study_name: str 
     direction = direction or getattr(objective, "direction", "maximize")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     store = _storage(optuna, storage)
-    pruner = (optuna.pruners.MedianPruner(n_startup_trials=pruner_startup, n_warmup_steps=warmup_epochs)
-              if pruning else optuna.pruners.NopPruner())
+    max_epochs = objective_or_config.get("epochs", 30) if isinstance(objective_or_config, dict) else "auto"
+    pruner = _pruner(optuna, pruner if pruning else "none", min_epochs, max_epochs, pruner_startup, warmup_epochs)
     with _study_lock(store):
         study = optuna.create_study(storage=store, study_name=study_name, direction=direction, load_if_exists=True,
                                     pruner=pruner)
@@ -196,6 +203,23 @@ def search(objective_or_config, n_trials: int, *, storage=None, study_name: str 
         if on_trial is not None:
             on_trial(study, frozen)
     return study
+
+
+def _pruner(optuna, kind, min_epochs, max_epochs, pruner_startup, warmup_epochs):
+    """The study's pruner from its name ('hyperband', 'median', 'none') or an Optuna pruner object."""
+    if not isinstance(kind, str):
+        return kind
+    if kind == "hyperband":
+        if isinstance(min_epochs, bool) or not isinstance(min_epochs, int) or min_epochs < 1:
+            raise ValueError(f"min_epochs must be a positive integer, got {min_epochs!r}")
+        if max_epochs != "auto" and max_epochs <= min_epochs:  # a budget too small to halve: prune by median
+            return optuna.pruners.MedianPruner(n_startup_trials=pruner_startup, n_warmup_steps=warmup_epochs)
+        return optuna.pruners.HyperbandPruner(min_resource=min_epochs, max_resource=max_epochs, reduction_factor=3)
+    if kind == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=pruner_startup, n_warmup_steps=warmup_epochs)
+    if kind == "none":
+        return optuna.pruners.NopPruner()
+    raise ValueError(f"pruner must be 'hyperband', 'median', 'none' or an Optuna pruner, got {kind!r}")
 
 
 def _run(optuna, objective, trial):
