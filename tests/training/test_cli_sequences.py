@@ -186,6 +186,9 @@ def test_a_language_model_run_is_written_whole_and_never_over_another(lstm_run, 
     assert {p.name: p.read_bytes() for p in lstm_run.iterdir()} == before  # the old run untouched
     assert not any(p.name.endswith(".lamina-partial") for p in lstm_run.parent.iterdir())
     capsys.readouterr()
+    assert main(["train", "--model", "rnn", "--epochs", "1", "--out", str(tmp_path / "lines"), *TINY]) == 0
+    (line,) = [x for x in capsys.readouterr().err.splitlines() if x.startswith("epoch ")]
+    assert line.startswith("epoch 1/1  loss ") and "| val loss " in line and len(line) <= 79
     run = tmp_path / "quiet"
     assert main(["train", "--model", "rnn", "--epochs", "1", "--out", str(run), "--quiet", *TINY]) == 0
     out = capsys.readouterr()

@@ -267,7 +267,7 @@ def _train(args, config, corpus, model, folder: RunFolder, say) -> int:
     say.progress(f"training a character {config['model']} on {config['dataset']} ({len(corpus.text):,} characters, "
                  f"{corpus.vocab_size} symbols; {len(corpus.train)} train / {len(corpus.val)} validation windows of "
                  f"{config['context_length']}) -> {run}")
-    lines = _EpochLines(config["epochs"], say)
+    lines = _EpochLines(config["epochs"], say, held_out="val")
     with threadpool_limits(limits=getattr(args, "threads", None) or 1, user_api="blas"):
         history = fit(model, corpus.train, loss=next_token_loss, optimizer=_optimizer(config, model.parameters()),
                       epochs=config["epochs"], val=corpus.val, batch_size=config["batch_size"], progress=False,

@@ -301,8 +301,8 @@ class _EpochLines(Callback):
 
     WIDTH = 79
 
-    def __init__(self, epochs: int, printer: _Printer):
-        self.epochs, self.printer, self.bar = epochs, printer, None
+    def __init__(self, epochs: int, printer: _Printer, held_out: str = "test"):
+        self.epochs, self.printer, self.bar, self.held_out = epochs, printer, None, held_out
 
     def on_epoch_begin(self, epoch, logs):
         self.started = time.perf_counter()
@@ -319,7 +319,7 @@ class _EpochLines(Callback):
     def on_epoch_end(self, epoch, logs):
         self.close()
         self.printer.progress(epoch_line(epoch + 1, self.epochs, logs, time.perf_counter() - self.started,
-                                         self.WIDTH))
+                                         self.WIDTH, self.held_out))
 
     def on_train_end(self, logs):
         self.close()
@@ -330,8 +330,9 @@ class _EpochLines(Callback):
             self.bar = None
 
 
-def epoch_line(epoch: int, epochs: int, logs: dict, seconds: float, width: int = 79) -> str:
-    """'epoch 3/30  loss 0.1234  acc 0.9750 | test loss 0.1300  acc 0.9667 | 0.4s', cut to ``width``."""
+def epoch_line(epoch: int, epochs: int, logs: dict, seconds: float, width: int = 79, held_out: str = "test") -> str:
+    """'epoch 3/30  loss 0.1234  acc 0.9750 | test loss 0.1300  acc 0.9667 | 0.4s', cut to ``width``; ``held_out``
+    names the ``val_*`` figures ('test' for a run's test split, 'val' for a language model's validation text)."""
     short = {"accuracy": "acc"}
 
     def part(prefix):
@@ -339,7 +340,7 @@ def epoch_line(epoch: int, epochs: int, logs: dict, seconds: float, width: int =
                  ("lr", "epoch_time", "samples_per_sec") and (prefix or not k.startswith("val_"))]
         return "  ".join(f"{short.get(k[len(prefix):], k[len(prefix):])} {_number(logs[k])}" for k in names)
 
-    line = f"epoch {epoch}/{epochs}  {part('')} | test {part('val_')} | {seconds:.1f}s"
+    line = f"epoch {epoch}/{epochs}  {part('')} | {held_out} {part('val_')} | {seconds:.1f}s"
     return line if len(line) <= width else line[: width - 1] + "…"
 
 
