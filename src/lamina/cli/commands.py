@@ -223,7 +223,8 @@ def _report_figures(model, config, history, health, trace, folder: Path) -> dict
         from lamina import plot  # matplotlib (optional) loads only for plots
     except ImportError as err:
         return {"note": f"no plots: {err}"}
-    figures = {"loss": plot.plot_history(history, folder / "loss.png", val_label="test"),
+    held_out = "validation" if config.get("task") == "language_model" else "test"  # what a run's val_* are
+    figures = {"loss": plot.plot_history(history, folder / "loss.png", val_label=held_out),
                "trace": trace.plot(folder / "trace.png")}
     if config["task"] == "classification":
         X_test, y_test = _reload_test_data(config)
