@@ -126,3 +126,25 @@ def test_a_real_process_stopped_by_sigterm(tmp_path, capsys):
     for key in b:
         np.testing.assert_array_equal(a[key], b[key])
     capsys.readouterr()
+
+
+def test_a_signal_while_signals_are_being_deferred_never_leaves_ctrl_c_ignored(monkeypatch):
+    from lamina.cli import train
+
+    before = signal.getsignal(signal.SIGINT)
+    real = signal.signal
+
+    def interrupted(signum, handler):  # SIGTERM's handler runs (raising) just after SIGINT is ignored
+        old = real(signum, handler)
+        if signum == signal.SIGINT and handler is signal.SIG_IGN:
+            raise KeyboardInterrupt
+        return old
+
+    monkeypatch.setattr(signal, "signal", interrupted)
+    with pytest.raises(KeyboardInterrupt), train._SignalsDeferred():
+        pass
+    monkeypatch.undo()
+    assert signal.getsignal(signal.SIGINT) is before
+    with train._SigtermAsCtrlC(), train._SignalsDeferred():  # SIGTERM while the files are written: ignored too
+        os.kill(os.getpid(), signal.SIGTERM)
+    assert signal.getsignal(signal.SIGINT) is before

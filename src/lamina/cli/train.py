@@ -375,6 +375,8 @@ class _SigtermAsCtrlC:
     @staticmethod
     def _handler(signum, frame):
         handler = signal.getsignal(signal.SIGINT)
+        if handler is signal.SIG_IGN:  # Ctrl-C is ignored here (the run's files are being written): so is this
+            return
         if callable(handler):
             handler(signal.SIGINT, frame)  # fit's Ctrl-C handler, or Python's (KeyboardInterrupt)
         else:
@@ -391,8 +393,17 @@ class _SignalsDeferred:
     second): stopping there would leave a half-written run, and training has stopped already."""
 
     def __enter__(self):
-        self.previous = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)
-                         } if _main_thread() else {}
+        self.previous = {}
+        if _main_thread():
+            # the handlers are noted before any is replaced, so a signal that arrives half-way (its handler raising
+            # here) cannot leave Ctrl-C ignored for good: everything noted is put back
+            self.previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                for s in self.previous:
+                    signal.signal(s, signal.SIG_IGN)
+            except BaseException:
+                self.__exit__()
+                raise
         return self
 
     def __exit__(self, *exc):
