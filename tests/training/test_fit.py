@@ -331,10 +331,14 @@ def test_ctrl_c_stops_after_the_current_step(tmp_path):
             if (self.state.epoch, step) == (1, 2):
                 os.kill(os.getpid(), signal.SIGINT)
 
-    _, history = run(0, 4, checkpoint=tmp_path / "c.ckpt", callbacks=[CtrlC()])
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # Python's own, whatever ran before
+    try:
+        _, history = run(0, 4, checkpoint=tmp_path / "c.ckpt", callbacks=[CtrlC()])
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # fit put back the handler it found
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert history.interrupted and len(history) == 1
     assert steps[-1] == (1, 2)  # the step in progress finished, no further step ran
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_progress_bar_writes_to_the_stream(capsys):
