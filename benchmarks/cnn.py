@@ -27,7 +27,7 @@ import numpy as np
 
 from benchmarks.data import SEED, batch_slices
 from benchmarks.harness import REPO, Comparison, Settings, Target, interleave
-from benchmarks.memory import MiB, peak_rss
+from benchmarks.memory import MiB, peak_rss, traced_steps
 from benchmarks.nets import EagerTrainer
 
 PROBES = ("baseline", "lamina", "torch", "lamina-tracemalloc")
@@ -242,23 +242,11 @@ def analytic_minimum(batch: int) -> int:
 
 def traced_peak(x, y, batch: int, steps: int, warmup: int = 2) -> int:
     """Peak bytes of NumPy buffers while lamina trains LeNet-5 (memory.traced_peak's method)."""
-    import tracemalloc
-
     from lamina.ops import scratch
 
     Trainer("lamina", "lenet", x[:batch], y[:batch], batch)(1)  # imports and first calls, untraced
     scratch.clear()  # the scratch buffers of that step are made again below, traced
-    tracemalloc.start()
-    trainer = Trainer("lamina", "lenet", x, y, batch)
-    trainer(warmup)
-    numpy_domain = tracemalloc.DomainFilter(True, np.lib.tracemalloc_domain)
-    numpy_now = sum(t.size for t in tracemalloc.take_snapshot().filter_traces([numpy_domain]).traces)
-    tracemalloc.reset_peak()
-    everything_now = tracemalloc.get_traced_memory()[0]
-    trainer(steps)
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    return peak - (everything_now - numpy_now)
+    return traced_steps(lambda: Trainer("lamina", "lenet", x, y, batch), steps, warmup)
 
 
 def probe(kind: str, samples: int, steps: int, threads: int) -> dict:

@@ -80,15 +80,21 @@ def traced_peak(x, y, weights: list, batch: int, steps: int, warmup: int = 2) ->
     the peak is taken over the steps after ``warmup`` steps. Python objects alive when those steps start
     are subtracted (tracemalloc keeps NumPy's buffers in their own domain); any made during them count.
     """
+    from benchmarks.nets import MLP, LaminaTrainer
+
+    LaminaTrainer(MLP, weights, x[:batch], y[:batch], batch)(1)  # imports and first calls, untraced (faster)
+    return traced_steps(lambda: LaminaTrainer(MLP, weights, x, y, batch), steps, warmup)
+
+
+def traced_steps(make_trainer, steps: int, warmup: int) -> int:
+    """Peak bytes of NumPy buffers over ``steps`` calls of a trainer made (traced) by ``make_trainer``, after
+    ``warmup`` steps, less the Python objects alive when those steps start."""
     import tracemalloc
 
     import numpy as np
 
-    from benchmarks.nets import MLP, LaminaTrainer
-
-    LaminaTrainer(MLP, weights, x[:batch], y[:batch], batch)(1)  # imports and first calls, untraced (faster)
     tracemalloc.start()
-    trainer = LaminaTrainer(MLP, weights, x, y, batch)
+    trainer = make_trainer()
     trainer(warmup)
     numpy_domain = tracemalloc.DomainFilter(True, np.lib.tracemalloc_domain)
     numpy_now = sum(t.size for t in tracemalloc.take_snapshot().filter_traces([numpy_domain]).traces)
