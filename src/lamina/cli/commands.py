@@ -17,7 +17,6 @@ from lamina.cli.runs import (
     CLIError,
     _load_data,
     _loss,
-    _outputs_to_predictions,
     _read_json,
     _test_metrics,
     data_fingerprint,
@@ -26,7 +25,9 @@ from lamina.cli.runs import (
 )
 from lamina.cli.train import cmd_train
 from lamina.serialization import write_atomic
-from lamina.training import History, predict
+from lamina.sklearn.mlp import predictions, targets
+from lamina.sklearn.parts import outputs, predicted_classes
+from lamina.training import History
 
 
 def _reload_test_data(config):
@@ -59,8 +60,7 @@ def cmd_evaluate(args) -> int:
 def cmd_predict(args) -> int:
     config, model = load_run(args.run)
     X = read_input(Path(args.input), config, args.header)
-    out = predict(model, model_kind(config).inputs(X, config)).array
-    pred = _outputs_to_predictions(out, config)
+    pred = predictions(outputs(model, model_kind(config).inputs(X, config)), config)
     if len(pred) != len(X):  # one prediction per input row, or nothing
         raise RuntimeError(f"{len(pred)} predictions for {len(X)} input rows of {args.input}")
     if config["task"] == "classification":
@@ -99,7 +99,7 @@ def cmd_plot(args) -> int:
     written += _health_plots(run)
     if config["task"] == "classification":
         X_test, y_test = _reload_test_data(config)
-        pred = predict(model, X_test).array.argmax(1)
+        pred = predicted_classes(outputs(model, X_test))
         cm = metrics.confusion_matrix(np.asarray(y_test, dtype=np.int64), pred, num_classes=config["n_outputs"])
         written.append(plot.plot_confusion_matrix(cm, run / "confusion_matrix.png", config.get("class_names")))
         if config["n_features"] == 2:
@@ -132,11 +132,9 @@ def _health_plots(run: Path) -> list:
 def _test_batch(config, n: int):
     """The first n test samples as tensors: scaled features and the targets the loss takes."""
     X, y = _reload_test_data(config)
-    X, y = lamina.from_numpy(X[:n]), np.asarray(y[:n])
-    if config["task"] == "regression":
-        t = config["target_scaler"]
-        y = ((y.astype(np.float64) - t["mean"]) / t["scale"]).astype(np.float32).reshape(-1, 1)
-    return X, lamina.from_numpy(y.astype(np.int64) if config["task"] == "classification" else y)
+    y = targets(np.asarray(y[:n]), config)
+    return lamina.from_numpy(X[:n]), lamina.from_numpy(y.astype(np.int64) if config["task"] == "classification"
+                                                       else y)
 
 
 def cmd_graph(args) -> int:
@@ -228,7 +226,7 @@ def _report_figures(model, config, history, health, trace, folder: Path) -> dict
                "trace": trace.plot(folder / "trace.png")}
     if config["task"] == "classification":
         X_test, y_test = _reload_test_data(config)
-        pred = predict(model, X_test).array.argmax(1)
+        pred = predicted_classes(outputs(model, X_test))
         cm = metrics.confusion_matrix(np.asarray(y_test, dtype=np.int64), pred, num_classes=config["n_outputs"])
         figures["confusion"] = plot.plot_confusion_matrix(cm, folder / "cm.png", config.get("class_names"))
     if health is not None:

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from lamina import datasets, metrics, nn, optim
+from lamina import datasets
 from lamina.cli.models import ACTIVATIONS, MODEL_KINDS, ModelConfigError, build_model, model_kind
 from lamina.serialization import load, load_metadata, write_atomic
-from lamina.training import predict
+from lamina.sklearn.mlp import predictions, targets
+from lamina.sklearn.parts import TASKS, make_loss, make_optimizer, outputs, scores
 
 DATASETS = ("xor", "spirals", "house", "shapes", "digits", "breast_cancer", "iris", "wine", "diabetes", "mnist",
             "fashion_mnist")
@@ -76,47 +77,24 @@ def _prepare(data: dict, config: dict):
     """The model's inputs (scaled feature rows, or normalised images) and training targets (class indices, or
     standardized regression targets)."""
     inputs = model_kind(config).inputs
-    Xtr, Xte = inputs(data["X_train"], config), inputs(data["X_test"], config)
-    if config["task"] == "classification":
-        return Xtr, Xte, data["y_train"], data["y_test"]
-    t = config["target_scaler"]
-    ytr = ((data["y_train"].astype(np.float64) - t["mean"]) / t["scale"]).astype(np.float32).reshape(-1, 1)
-    yte = ((data["y_test"].astype(np.float64) - t["mean"]) / t["scale"]).astype(np.float32).reshape(-1, 1)
-    return Xtr, Xte, ytr, yte
+    return (inputs(data["X_train"], config), inputs(data["X_test"], config), targets(data["y_train"], config),
+            targets(data["y_test"], config))
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# model
+# model: the optimizer, loss and scores are the estimators' (lamina.sklearn.parts)
 # ---------------------------------------------------------------------------------------------------------------
 def _optimizer(config: dict, params):
-    name, lr, wd = config["optimizer"], config["lr"], config.get("weight_decay", 0.0)
-    if name == "sgd":
-        return optim.SGD(params, lr=lr, weight_decay=wd)
-    if name == "momentum":
-        return optim.SGD(params, lr=lr, momentum=0.9, weight_decay=wd)
-    cls = {"adam": optim.Adam, "adamw": optim.AdamW, "rmsprop": optim.RMSprop, "adagrad": optim.Adagrad}[name]
-    return cls(params, lr=lr, weight_decay=wd)
+    return make_optimizer(config["optimizer"], params, config["lr"], config.get("weight_decay", 0.0))
 
 
 def _loss(config: dict):
-    return nn.CrossEntropyLoss() if config["task"] == "classification" else nn.MSELoss()
-
-
-def _outputs_to_predictions(out: np.ndarray, config: dict) -> np.ndarray:
-    if config["task"] == "classification":
-        return out.argmax(axis=1)
-    t = config["target_scaler"]
-    return out.reshape(-1).astype(np.float64) * t["scale"] + t["mean"]
+    return make_loss(TASKS[config["task"]]["loss"])
 
 
 def _test_metrics(model, config, X_test, y_test_raw) -> dict:
     """Test metrics in the data's own units: accuracy (+ macro F1) or R², MSE and MAE."""
-    pred = _outputs_to_predictions(predict(model, X_test).array, config)
-    if config["task"] == "classification":
-        y = np.asarray(y_test_raw, dtype=np.int64).reshape(-1)
-        return {"accuracy": metrics.accuracy(y, pred), "f1_macro": metrics.f1(y, pred, average="macro")}
-    y = np.asarray(y_test_raw, dtype=np.float64).reshape(-1)
-    return {"r2": metrics.r2(y, pred), "mse": metrics.mse(y, pred), "mae": metrics.mae(y, pred)}
+    return scores(config["task"], y_test_raw, predictions(outputs(model, X_test), config))
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -43,6 +43,8 @@ from lamina.cli.runs import (
 )
 from lamina.data import DataLoader, TensorDataset, TransformDataset, transforms
 from lamina.serialization import load, load_checkpoint, load_metadata, save
+from lamina.sklearn.mlp import fit_target_scaler
+from lamina.sklearn.parts import TASKS
 from lamina.training import TrainingError, fit
 from lamina.training.callbacks import Callback, GradientMonitor, ModelCheckpoint
 from lamina.training.health import TrainingHealth
@@ -121,7 +123,7 @@ def _fit(args, config, data, model, arrays, folder: Path, callbacks: list, paral
     if config.get("augment"):
         train = DataLoader(TransformDataset(TensorDataset(data["X_train"], y_train), _augmentation(config)),
                            batch_size=config["batch_size"], shuffle=True)
-    metric = "accuracy" if config["task"] == "classification" else "r2"
+    metric = TASKS[config["task"]]["metric"]
     callbacks = [GradientMonitor(every=10), TrainingHealth(warn=False),
                  ModelCheckpoint(folder / "best.safetensors", monitor="val_loss"), _SetLearningRate(config["lr"]),
                  *callbacks]
@@ -251,9 +253,8 @@ def _describe_data(config: dict, kind, data: dict, fingerprint: str) -> None:
     if task == "classification":
         config["n_outputs"] = int(data["n_classes"])
     else:
-        y = np.asarray(data["y_train"], dtype=np.float64)
         config["n_outputs"] = 1
-        config["target_scaler"] = {"mean": float(y.mean()), "scale": float(y.std() or 1.0)}
+        config.update(fit_target_scaler(data["y_train"]))
 
 
 def _augmentation(config: dict):

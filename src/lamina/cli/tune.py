@@ -26,6 +26,7 @@ from lamina import nn
 from lamina.cli.models import MODEL_KINDS, cnn_layers
 from lamina.cli.runs import DATASETS, CLIError, _load_data, _message, _prepare, _test_metrics, _write_json
 from lamina.serialization import save
+from lamina.sklearn.mlp import fit_target_scaler
 
 SPACE_FLAGS = ("lr", "depth", "width", "activation", "dropout", "batch_size", "optimizer", "weight_decay", "channels",
                "kernel_size")
@@ -185,8 +186,7 @@ def cmd_tune(args) -> int:
     if data["task"] == "classification":
         config["n_outputs"] = int(data["n_classes"])
     else:
-        y = np.asarray(data["y_train"], dtype=np.float64)
-        config.update(n_outputs=1, target_scaler={"mean": float(y.mean()), "scale": float(y.std() or 1.0)})
+        config.update(n_outputs=1, **fit_target_scaler(data["y_train"]))
     X_train, X_test, y_train, _ = _prepare(data, config)
     X_train, X_test = X_train.reshape(len(X_train), -1), X_test.reshape(len(X_test), -1)  # rows, as estimators take
     if data["task"] == "regression":

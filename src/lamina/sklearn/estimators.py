@@ -23,21 +23,16 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from lamina import nn, optim
+from lamina import nn
 from lamina import random as lamina_random
 from lamina.sklearn.mlp import mlp
-from lamina.training import History, fit, predict
+from lamina.sklearn.parts import TASKS, make_loss, make_optimizer, outputs, predicted_classes
+from lamina.training import History, fit
 from lamina.training.callbacks import Callback, EarlyStopping
 
 __all__ = ["LaminaClassifier", "LaminaRegressor"]
 
 PREFIXES = ("module__", "optimizer__")
-BLOCK = 64  # rows per forward pass when predicting (see _outputs)
-OPTIMIZERS = {"sgd": optim.SGD, "momentum": optim.SGD, "adam": optim.Adam, "adamw": optim.AdamW,
-              "rmsprop": optim.RMSprop, "adagrad": optim.Adagrad, "adadelta": optim.Adadelta, "adamax": optim.Adamax,
-              "nadam": optim.NAdam, "radam": optim.RAdam, "asgd": optim.ASGD, "rprop": optim.Rprop}
-LOSSES = {"cross_entropy": nn.CrossEntropyLoss, "nll": nn.NLLLoss, "mse": nn.MSELoss, "l1": nn.L1Loss,
-          "huber": nn.HuberLoss, "smooth_l1": nn.SmoothL1Loss}
 
 
 @contextlib.contextmanager
@@ -83,7 +78,7 @@ class _LaminaEstimator(BaseEstimator):
     """What the classifier and the regressor share: parameters, the module and optimizer they build, training,
     the forward pass for prediction and pickling."""
 
-    _metric = ""  # the metric recorded per epoch in history_ ('accuracy' or 'r2')
+    _task = ""  # 'classification' or 'regression': the default loss and the metric history_ records (parts.TASKS)
 
     def __init__(self, module=None, *, hidden_layer_sizes=(100,), activation="relu", dropout=0.0, batchnorm=False,
                  epochs=100, batch_size=32, optimizer="adam", lr=1e-3, weight_decay=0.0, loss=None,
@@ -167,35 +162,13 @@ class _LaminaEstimator(BaseEstimator):
         return model
 
     def _build_optimizer(self, params):
-        kwargs = self._routed("optimizer__")
-        choice = self.optimizer
-        if isinstance(choice, str):
-            if choice.lower() not in OPTIMIZERS:
-                raise ValueError(f"unknown optimizer {choice!r}; choose from {', '.join(OPTIMIZERS)} or pass a "
-                                 "lamina.optim class")
-            if choice.lower() == "momentum":
-                kwargs = {"momentum": 0.9, **kwargs}
-            choice = OPTIMIZERS[choice.lower()]
-        if not (isinstance(choice, type) and issubclass(choice, optim.Optimizer)) or choice is optim.LBFGS:
-            raise TypeError(f"optimizer must be a name or a lamina.optim Optimizer class (not LBFGS, which needs a "
-                            f"closure), got {choice!r}")
         try:
-            return choice(params, lr=self.lr, weight_decay=self.weight_decay, **kwargs)
-        except TypeError as err:
-            raise TypeError(f"{type(self).__name__}: optimizer {choice.__name__} does not take these arguments: "
-                            f"{err}") from None
+            return make_optimizer(self.optimizer, params, self.lr, self.weight_decay, **self._routed("optimizer__"))
+        except TypeError as err:  # a class that is no optimizer, or arguments it does not take
+            raise TypeError(f"{type(self).__name__}: {err}") from None
 
     def _build_loss(self):
-        choice = self._default_loss if self.loss is None else self.loss
-        if isinstance(choice, str):
-            if choice not in LOSSES:
-                raise ValueError(f"unknown loss {choice!r}; choose from {', '.join(LOSSES)} or pass a loss module")
-            choice = LOSSES[choice]
-        if isinstance(choice, type):
-            return choice()
-        if not callable(choice):
-            raise TypeError(f"loss must be a name, a loss class or a loss module, got {type(choice).__name__}")
-        return choice
+        return make_loss(TASKS[self._task]["loss"] if self.loss is None else self.loss)
 
     # -- data ---------------------------------------------------------------------------------------------------
     def _refuse_sparse(self, X):
@@ -257,26 +230,19 @@ class _LaminaEstimator(BaseEstimator):
                                                patience=_positive_int(self.patience, "patience"),
                                                restore_best_weights=True))
             history = fit(self.module_, train, val=val, loss=self.loss_, optimizer=self.optimizer_, epochs=n_epochs,
-                          metrics=[self._metric], callbacks=callbacks, batch_size=min(batch_size, len(train[0])),
-                          progress=bool(self.verbose), health=False)
+                          metrics=[TASKS[self._task]["metric"]], callbacks=callbacks,
+                          batch_size=min(batch_size, len(train[0])), progress=bool(self.verbose), health=False)
         offset = len(self.history_)
         for epoch, logs in zip(history.epoch, zip(*history.history.values())):
             self.history_.record(offset + epoch, dict(zip(history.history, logs)))
         return self
 
     def _outputs(self, X) -> np.ndarray:
-        """The module's outputs for X, in eval mode, as float64.
-
-        The rows go through the module in blocks of ``BLOCK`` (the last one padded with zeros), so that every
-        row meets the same matrix-product code whatever else is in X: a row's prediction does not depend on the
-        batch it came in (float32 products of different shapes round differently)."""
+        """The module's outputs for X, in eval mode, as float64 (``parts.outputs``: a row's prediction does not
+        depend on the other rows it came with)."""
         check_is_fitted(self)
         self._refuse_sparse(X)
-        X = np.ascontiguousarray(validate_data(self, X, reset=False, dtype=np.float32))
-        n, pad = len(X), -len(X) % BLOCK
-        if pad:
-            X = np.concatenate([X, np.zeros((pad, X.shape[1]), np.float32)])
-        return predict(self.module_, X, batch_size=BLOCK).array[:n].astype(np.float64)
+        return outputs(self.module_, validate_data(self, X, reset=False, dtype=np.float32))
 
     # -- pickling: weights as arrays ----------------------------------------------------------------------------
     def __getstate__(self):
@@ -317,8 +283,7 @@ class LaminaClassifier(ClassifierMixin, _LaminaEstimator):
     callbacks passed to ``fit``. ``random_state``: an int makes ``fit`` repeat bit for bit.
     """
 
-    _metric = "accuracy"
-    _default_loss = "cross_entropy"
+    _task = "classification"
 
     def _n_outputs(self, y) -> int:
         return len(self.classes_)
@@ -366,16 +331,14 @@ class LaminaClassifier(ClassifierMixin, _LaminaEstimator):
         return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
 
     def predict(self, X) -> np.ndarray:
-        index = self._outputs(X).argmax(axis=1)
-        return self.classes_[index]
+        return predicted_classes(self._outputs(X), self.classes_)
 
 
 class LaminaRegressor(RegressorMixin, _LaminaEstimator):
     """A lamina network as a scikit-learn regressor (linear outputs, mean squared error), one or several
     targets. The parameters are ``LaminaClassifier``'s; ``history_`` records ``r2`` (and ``val_r2``)."""
 
-    _metric = "r2"
-    _default_loss = "mse"
+    _task = "regression"
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

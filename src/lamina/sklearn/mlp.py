@@ -1,12 +1,13 @@
-"""The multilayer perceptron of the estimators and of the ``lamina`` command, and the feature scaler the command
-keeps in a run's config (the estimators leave scaling to a ``StandardScaler`` in a Pipeline, as scikit-learn's
-own networks do)."""
+"""The multilayer perceptron of the estimators and of the ``lamina`` command, and the scalers of features and of
+regression targets that the command keeps in a run's config (the estimators leave scaling to a
+``StandardScaler`` in a Pipeline, as scikit-learn's own networks do)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from lamina import nn
+from lamina.sklearn.parts import predicted_classes
 
 ACTIVATIONS = {"relu": "ReLU", "tanh": "Tanh", "sigmoid": "Sigmoid", "leaky_relu": "LeakyReLU", "gelu": "GELU"}
 
@@ -59,3 +60,33 @@ def scale_rows(X, config: dict) -> np.ndarray:
     scaler = config["scaler"]
     X = np.asarray(X, dtype=np.float32).reshape(len(X), -1)
     return ((X - np.asarray(scaler["mean"], np.float32)) / np.asarray(scaler["scale"], np.float32)).astype(np.float32)
+
+
+def fit_target_scaler(y) -> dict:
+    """The mean and standard deviation (1 for a constant target) of the raw regression targets."""
+    y = np.asarray(y, dtype=np.float64)
+    return {"target_scaler": {"mean": float(y.mean()), "scale": float(y.std() or 1.0)}}
+
+
+def scale_targets(y, config: dict) -> np.ndarray:
+    """Raw regression targets standardised by the run's target scaler: the (N, 1) float32 column the MLP learns."""
+    t = config["target_scaler"]
+    return ((np.asarray(y).astype(np.float64) - t["mean"]) / t["scale"]).astype(np.float32).reshape(-1, 1)
+
+
+def unscale_targets(outputs, config: dict) -> np.ndarray:
+    """The MLP's outputs back in the targets' own units (float64, shape (N,))."""
+    t = config["target_scaler"]
+    return np.asarray(outputs).reshape(-1).astype(np.float64) * t["scale"] + t["mean"]
+
+
+def targets(y, config: dict) -> np.ndarray:
+    """What a run's model learns for the raw targets y: the class indices as they are, or the standardised
+    regression targets."""
+    return y if config["task"] == "classification" else scale_targets(y, config)
+
+
+def predictions(outputs, config: dict) -> np.ndarray:
+    """A run's model outputs as predictions in the data's own units: class indices (``parts.predicted_classes``),
+    or regression targets (``unscale_targets``)."""
+    return predicted_classes(outputs) if config["task"] == "classification" else unscale_targets(outputs, config)
