@@ -88,6 +88,9 @@ def test_a_regression_run_is_the_estimator_trained_alike(tmp_path, cli):
     assert code == 0
     expected = unscale_targets(reg.predict(scale_rows(split["X_test"], config)), config)
     np.testing.assert_array_equal(np.load(tmp_path / "p.npy"), expected)
+    np.save(tmp_path / "one.npy", split["X_test"][70:71])  # alone, a row gets the prediction it got among others
+    code, _, _ = cli("predict", run, "--input", tmp_path / "one.npy", "--output", tmp_path / "p1.npy")
+    assert code == 0 and np.load(tmp_path / "p1.npy").tolist() == [expected[70]]
     results = json.loads((run / "metrics.json").read_text())
     assert results["r2"] == pytest.approx(skm.r2_score(split["y_test"], expected), rel=1e-12)
     assert results["mae"] == pytest.approx(skm.mean_absolute_error(split["y_test"], expected), rel=1e-12)

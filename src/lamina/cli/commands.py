@@ -60,12 +60,13 @@ def cmd_evaluate(args) -> int:
 def cmd_predict(args) -> int:
     config, model = load_run(args.run)
     X = read_input(Path(args.input), config, args.header)
-    pred = predictions(outputs(model, model_kind(config).inputs(X, config)), config)
+    out = outputs(model, model_kind(config).inputs(X, config))  # a row's prediction ignores the file's other rows
+    pred = predictions(out, config)  # class indices (as .npy), or values in the target's units
     if len(pred) != len(X):  # one prediction per input row, or nothing
         raise RuntimeError(f"{len(pred)} predictions for {len(X)} input rows of {args.input}")
     if config["task"] == "classification":
         names = config.get("class_names") or [str(i) for i in range(config["n_outputs"])]
-        labels = [names[i] for i in pred]
+        labels = [str(name) for name in predicted_classes(out, names)]
     else:
         labels = [f"{v:.6g}" for v in pred]
     if args.output:
