@@ -6,18 +6,13 @@ import json
 
 import numpy as np
 import pytest
-import threadpoolctl
 from sklearn import metrics as skm
 
 from lamina.cli.runs import _load_data, load_run
 from lamina.sklearn import LaminaClassifier, LaminaRegressor
 from lamina.sklearn.mlp import scale_rows, scale_targets, unscale_targets
 
-
-@pytest.fixture(autouse=True)
-def one_blas_thread():
-    with threadpoolctl.threadpool_limits(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_blas_thread")
 
 
 def estimator_for(config):

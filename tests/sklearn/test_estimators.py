@@ -7,7 +7,6 @@ import pickletools
 
 import numpy as np
 import pytest
-import threadpoolctl
 from sklearn.datasets import load_digits, make_regression
 from sklearn.model_selection import GridSearchCV, RandomizedSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
@@ -17,11 +16,7 @@ import lamina
 from lamina import nn, optim
 from lamina.sklearn import LaminaClassifier, LaminaRegressor, mlp
 
-
-@pytest.fixture(autouse=True)
-def one_blas_thread():
-    with threadpoolctl.threadpool_limits(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_blas_thread")
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ and the ``lamina`` command both use these (tests/cli/test_cli_estimator.py shows
 
 import numpy as np
 import pytest
-import threadpoolctl
 import torch
 from sklearn import metrics as skm
 
@@ -14,11 +13,7 @@ from lamina.sklearn import LaminaClassifier
 from lamina.sklearn.mlp import fit_target_scaler, predictions, scale_targets, targets, unscale_targets
 from lamina.sklearn.parts import BLOCK, make_loss, make_optimizer, outputs, predicted_classes, scores
 
-
-@pytest.fixture(autouse=True)
-def one_blas_thread():
-    with threadpoolctl.threadpool_limits(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_blas_thread")
 
 
 def test_make_optimizer_by_name_or_class():

@@ -12,11 +12,7 @@ import lamina
 from lamina import datasets
 from lamina.cli import main
 
-
-@pytest.fixture(autouse=True)
-def one_blas_thread():
-    with threadpool_limits(1):  # small convolutions: as fast, and much faster when other jobs share the cores
-        yield
+pytestmark = pytest.mark.usefixtures("one_blas_thread")
 
 
 @pytest.fixture(scope="module")

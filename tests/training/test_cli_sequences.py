@@ -17,10 +17,7 @@ from lamina.training import generate
 TINY = ["--hidden", "24", "--context", "32", "--batch-size", "64", "--no-progress"]
 
 
-@pytest.fixture(autouse=True)
-def one_blas_thread():
-    with threadpool_limits(1):  # small products: as fast, and much faster when other jobs share the cores
-        yield
+pytestmark = pytest.mark.usefixtures("one_blas_thread")
 
 
 @pytest.fixture(scope="module")
