@@ -147,7 +147,7 @@ def _train(args, config, data, model, folder: RunFolder, arrays, say, parallel: 
     except TrainingError as err:
         history, failure = err.history, err
         lines.close()
-    with _SignalsDeferred():  # a second Ctrl-C here would leave a half-written run: it waits until the end
+    with _SignalsDeferred():  # a second Ctrl-C here would leave a half-written run: it is dropped
         saved = _epochs_done(stage / "checkpoint.ckpt") if (stage / "checkpoint.ckpt").is_file() else 0
         if saved <= done_before:  # no epoch finished and checkpointed: nothing worth keeping
             folder.discard()
