@@ -30,19 +30,31 @@ def losses(run):
 
 
 @pytest.fixture(autouse=True)
-def signal_handlers_restored():
-    """Each test starts and ends with the process's own SIGINT/SIGTERM handlers (a known, rare race can still leave
-    Ctrl-C ignored after two signals in a row: issue #13 notes it; it must not spread to the tests that follow)."""
+def python_ctrl_c_handler():
+    """Each test starts from Python's own Ctrl-C handler, as ``lamina`` started at a terminal has, whatever pytest
+    was started with: a process that a script starts in the background inherits Ctrl-C ignored (SIG_IGN), and
+    there the signals these tests send before training (at the first file write) would be ignored. The process's
+    handlers are put back afterwards."""
     saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     yield
     for s, handler in saved.items():
         signal.signal(s, handler)
 
 
+def train(*argv):
+    """``lamina train argv...`` in this process; its exit code. Every in-process run must leave the process's
+    Ctrl-C and SIGTERM handlers exactly as it found them, however it was stopped."""
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    code = main(["train", *argv])
+    assert {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)} == before
+    return code
+
+
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
     run = tmp_path_factory.mktemp("reference") / "run"
-    assert main(["train", *RUN, "--out", str(run), "--quiet"]) == 0
+    assert train(*RUN, "--out", str(run), "--quiet") == 0
     return weights(run), losses(run)
 
 
@@ -70,7 +82,7 @@ def check_and_resume(run, reference, capsys):
     load_run(run)  # config and weights load and belong together
     for name in ("history.json", "metrics.json", "checkpoint.ckpt", "best.safetensors", "loss.png"):
         assert (run / name).is_file(), name
-    assert main(["train", "--resume", str(run), "--quiet"]) == 0, capsys.readouterr().err
+    assert train("--resume", str(run), "--quiet") == 0, capsys.readouterr().err
     ref_weights, ref_losses = reference
     got = weights(run)
     assert sorted(got) == sorted(ref_weights)
@@ -90,7 +102,7 @@ def test_interrupted_run_is_whole_and_resumes_bit_for_bit(tmp_path, reference, c
                                                           signame, where, n, times):
     run = tmp_path / "run"
     signal_at(monkeypatch, getattr(signal, signame), where, n, times)
-    code = main(["train", *RUN, "--out", str(run), "--no-progress"])
+    code = train(*RUN, "--out", str(run), "--no-progress")
     monkeypatch.undo()
     err = capsys.readouterr().err
     assert code in (0, 130), err
@@ -102,11 +114,10 @@ def test_interrupted_run_is_whole_and_resumes_bit_for_bit(tmp_path, reference, c
         assert resumed
     # interrupted again while resuming: the run stays as it was, and resumes once more to the same end
     if run.exists() and where == "fsync":
-        assert main(["train", "--resume", str(run), "--epochs", "9", "--quiet"]) == 0
+        assert train("--resume", str(run), "--epochs", "9", "--quiet") == 0
         before = {p.name: p.read_bytes() for p in run.iterdir()}
-        signal.signal(signal.SIGINT, signal.default_int_handler)  # (see signal_handlers_restored)
         signal_at(monkeypatch, getattr(signal, signame), "fsync", 1, 2)
-        assert main(["train", "--resume", str(run), "--epochs", "12", "--quiet"]) == 130
+        assert train("--resume", str(run), "--epochs", "12", "--quiet") == 130
         monkeypatch.undo()
         assert {p.name: p.read_bytes() for p in run.iterdir()} == before
 
@@ -131,31 +142,66 @@ def test_a_real_process_stopped_by_sigterm(tmp_path, capsys):
     if proc.returncode == 130:
         assert f"continue with `lamina train --resume {run}`" in err
     load_run(run)
-    assert main(["train", "--resume", str(run), "--quiet"]) == 0
-    assert main(["train", *common, "--out", str(tmp_path / "whole"), "--quiet"]) == 0
+    assert train("--resume", str(run), "--quiet") == 0
+    assert train(*common, "--out", str(tmp_path / "whole"), "--quiet") == 0
     a, b = weights(run), weights(tmp_path / "whole")
     for key in b:
         np.testing.assert_array_equal(a[key], b[key])
     capsys.readouterr()
 
 
-def test_a_signal_while_signals_are_being_deferred_never_leaves_ctrl_c_ignored(monkeypatch):
-    from lamina.cli import train
-
-    before = signal.getsignal(signal.SIGINT)
-    real = signal.signal
-
-    def interrupted(signum, handler):  # SIGTERM's handler runs (raising) just after SIGINT is ignored
-        old = real(signum, handler)
-        if signum == signal.SIGINT and handler is signal.SIG_IGN:
-            raise KeyboardInterrupt
-        return old
-
-    monkeypatch.setattr(signal, "signal", interrupted)
-    with pytest.raises(KeyboardInterrupt), train._SignalsDeferred():
-        pass
+@pytest.mark.parametrize("ignored", [False, True], ids=["ctrl-c-handled", "ctrl-c-ignored"])
+@pytest.mark.parametrize("where, n", [("fsync", 1), ("step", 12)])
+def test_sigterm_stops_the_run_also_where_ctrl_c_is_ignored(tmp_path, capsys, monkeypatch, where, n, ignored):
+    """A job a script starts in the background inherits Ctrl-C ignored; SIGTERM (`kill`, a scheduler) must still
+    stop it, before training (at the first file write: nothing saved) and during it (the finished epoch kept)."""
+    if ignored:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    run = tmp_path / "run"
+    signal_at(monkeypatch, signal.SIGTERM, where, n, 1)
+    code = train(*RUN, "--out", str(run), "--no-progress")
     monkeypatch.undo()
-    assert signal.getsignal(signal.SIGINT) is before
-    with train._SigtermAsCtrlC(), train._SignalsDeferred():  # SIGTERM while the files are written: ignored too
-        os.kill(os.getpid(), signal.SIGTERM)
-    assert signal.getsignal(signal.SIGINT) is before
+    err = capsys.readouterr().err
+    assert code == 130, err
+    if where == "fsync":
+        assert not run.exists() and err.strip().endswith("lamina: interrupted"), err
+    else:
+        assert f"interrupted in epoch 2: saved {run} with 1 finished epochs" in err
+        load_run(run)
+
+
+SWAPS = ["SIGTERM in", "SIGINT paused", "SIGTERM paused", "SIGINT back", "SIGTERM back", "SIGTERM out"]
+
+
+@pytest.mark.parametrize("k", range(len(SWAPS)), ids=SWAPS)
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
+def test_a_signal_pending_at_any_handler_swap_leaves_every_handler_as_it_was(monkeypatch, signame, k):
+    """lamina train's handler swaps (SIGTERM as Ctrl-C for the whole command; both paused while the run's files are
+    written), each with a signal pending just before it, as CPython then runs: the pending handler first (and when
+    it raises, no swap). Whatever happens, both handlers end as they were, and the signal is honoured (a
+    KeyboardInterrupt) unless it came while the files were being written."""
+    from lamina.cli import train as command
+
+    if signame == "SIGTERM" and k == 0:
+        pytest.skip("before lamina handles SIGTERM, SIGTERM ends the process")
+    signum = getattr(signal, signame)
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    real, calls = signal.signal, []
+
+    def swap(s, handler):
+        calls.append(s)
+        if len(calls) - 1 == k:
+            signal.raise_signal(signum)
+        return real(s, handler)
+
+    monkeypatch.setattr(signal, "signal", swap)
+    raised = False
+    try:
+        with command._SigtermAsCtrlC(), command._SignalsDeferred():
+            pass
+    except KeyboardInterrupt:
+        raised = True
+    monkeypatch.undo()
+    assert {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)} == before
+    paused = SWAPS[k] in ("SIGTERM paused", "SIGINT back") or (SWAPS[k] == "SIGTERM back" and signame == "SIGTERM")
+    assert raised != paused

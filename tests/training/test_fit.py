@@ -341,6 +341,35 @@ def test_ctrl_c_stops_after_the_current_step(tmp_path):
     assert steps[-1] == (1, 2)  # the step in progress finished, no further step ran
 
 
+def test_a_second_ctrl_c_pending_as_fit_ends_still_gets_the_old_handler_back(tmp_path, monkeypatch):
+    """Two Ctrl-Cs in quick succession: the first stops training, the second is still pending when fit puts the old
+    handler back. CPython runs a pending signal's handler inside ``signal.signal`` before it swaps, and fit's handler
+    raises on a second Ctrl-C, so that swap never happened: fit's handler stayed installed for good."""
+
+    class CtrlC(Callback):
+        def on_batch_end(self, step, logs):
+            if (self.state.epoch, step) == (1, 2):
+                os.kill(os.getpid(), signal.SIGINT)
+
+    real, sent = signal.signal, []
+
+    def swap(signum, handler):
+        if signum == signal.SIGINT and handler is signal.default_int_handler and not sent:
+            sent.append(signum)
+            signal.raise_signal(signal.SIGINT)  # pending: runs fit's handler now, which raises before the swap
+        return real(signum, handler)
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        monkeypatch.setattr(signal, "signal", swap)
+        _, history = run(0, 4, checkpoint=tmp_path / "c.ckpt", callbacks=[CtrlC()])
+        monkeypatch.undo()
+        assert sent and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        real(signal.SIGINT, previous)
+    assert history.interrupted and len(history) == 1
+
+
 def test_progress_bar_writes_to_the_stream(capsys):
     X, y = blobs(n=32)
     model = mlp()

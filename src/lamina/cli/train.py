@@ -13,7 +13,6 @@ import json
 import secrets
 import signal
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -48,6 +47,7 @@ from lamina.sklearn.parts import TASKS
 from lamina.training import TrainingError, fit
 from lamina.training.callbacks import Callback, GradientMonitor, ModelCheckpoint
 from lamina.training.health import TrainingHealth
+from lamina.training.signals import HandlersReplaced
 
 EXIT_INTERRUPTED = 130  # as a shell reports a command stopped by Ctrl-C
 
@@ -149,7 +149,7 @@ def _train(args, config, data, model, folder: RunFolder, arrays, say, parallel: 
     except TrainingError as err:
         history, failure = err.history, err
         lines.close()
-    with _SignalsDeferred():  # a second Ctrl-C here would leave a half-written run: it waits until the end
+    with _SignalsDeferred():  # a second Ctrl-C here would leave a half-written run: it is dropped
         saved = _epochs_done(stage / "checkpoint.ckpt") if (stage / "checkpoint.ckpt").is_file() else 0
         if saved <= done_before:  # no epoch finished and checkpointed: nothing worth keeping
             folder.discard()
@@ -361,56 +361,35 @@ class _SetLearningRate(Callback):
             group["lr"] = self.lr
 
 
-def _main_thread() -> bool:
-    return threading.current_thread() is threading.main_thread()  # signal handlers can only be set there
-
-
-class _SigtermAsCtrlC:
+class _SigtermAsCtrlC(HandlersReplaced):
     """SIGTERM (a scheduler's or `kill`'s stop) does what Ctrl-C does: during training, stop after the current
-    step and keep what ran; before it, stop with nothing written."""
+    step and keep what ran; before it, stop with nothing written. It stops the run even where Ctrl-C is ignored
+    (a job started in the background by a script inherits Ctrl-C ignored)."""
 
-    def __enter__(self):
-        self.previous = signal.signal(signal.SIGTERM, self._handler) if _main_thread() else None
-        return self
+    def __init__(self):
+        super().__init__({signal.SIGTERM: self._handler})
 
     @staticmethod
     def _handler(signum, frame):
         handler = signal.getsignal(signal.SIGINT)
-        if handler is signal.SIG_IGN:  # Ctrl-C is ignored here (the run's files are being written): so is this
-            return
         if callable(handler):
-            handler(signal.SIGINT, frame)  # fit's Ctrl-C handler, or Python's (KeyboardInterrupt)
+            handler(signal.SIGINT, frame)  # fit's Ctrl-C handler, Python's (KeyboardInterrupt), or the pause's
         else:
             raise KeyboardInterrupt
 
-    def __exit__(self, *exc):
-        if self.previous is not None:
-            signal.signal(signal.SIGTERM, self.previous)
-        return False
+
+def _dropped(signum, frame):
+    """The handler of Ctrl-C and SIGTERM while the run's files are written: the signal is dropped."""
 
 
-class _SignalsDeferred:
-    """Ctrl-C and SIGTERM are ignored while the run's files are written and moved into place (well under a
-    second): stopping there would leave a half-written run, and training has stopped already."""
+class _SignalsDeferred(HandlersReplaced):
+    """Ctrl-C and SIGTERM are dropped while the run's files are written and moved into place (well under a
+    second): stopping there would leave a half-written run, and training has stopped already. (A Python handler
+    that does nothing, not SIG_IGN: Ctrl-C ignored then means only what the process inherited, and a signal that
+    comes while the two handlers are swapped is dropped too.)"""
 
-    def __enter__(self):
-        self.previous = {}
-        if _main_thread():
-            # the handlers are noted before any is replaced, so a signal that arrives half-way (its handler raising
-            # here) cannot leave Ctrl-C ignored for good: everything noted is put back
-            self.previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-            try:
-                for s in self.previous:
-                    signal.signal(s, signal.SIG_IGN)
-            except BaseException:
-                self.__exit__()
-                raise
-        return self
-
-    def __exit__(self, *exc):
-        for s, handler in self.previous.items():
-            signal.signal(s, handler)
-        return False
+    def __init__(self):
+        super().__init__({signal.SIGINT: _dropped, signal.SIGTERM: _dropped})
 
 
 __all__ = ["cmd_train", "epoch_line", "EXIT_INTERRUPTED", "TrainingFailed"]

@@ -4,7 +4,6 @@ then validation and the epoch's logs) and ``fit`` (the epochs, with a callback l
 from __future__ import annotations
 
 import signal
-import threading
 import time
 from typing import NamedTuple
 
@@ -12,6 +11,7 @@ from lamina.tensor import Tensor
 from lamina.training.callbacks import CallbackList, _ProgressBar, checkpoint_path, fit_callbacks, restore_checkpoint
 from lamina.training.data import compute_metrics, evaluate_loader, loader, metric_fns, split_batch
 from lamina.training.health import TrainingHealth
+from lamina.training.signals import HandlersReplaced
 from lamina.training.state import History, TrainingState
 
 
@@ -85,28 +85,19 @@ def run_epoch(state: TrainingState, epoch: int, train, val, loss, metrics: dict,
     callbacks.on_epoch_end(epoch, logs)
 
 
-class _CtrlC:
-    """While training, the first Ctrl-C asks the loop to stop after the current step; a second one aborts."""
+class _CtrlC(HandlersReplaced):
+    """While training, the first Ctrl-C asks the loop to stop after the current step; a second one aborts. The
+    handler found at entry is put back at the end, even when a second Ctrl-C is pending then."""
 
     def __init__(self, state: TrainingState):
+        super().__init__({signal.SIGINT: self._handler})
         self.state = state
-        self.previous = None
 
     def _handler(self, signum, frame):
         if self.state.interrupted:
             raise KeyboardInterrupt
         self.state.interrupted = True
         self.state.stop_training = True
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            self.previous = signal.signal(signal.SIGINT, self._handler)
-        return self
-
-    def __exit__(self, *exc):
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
-        return False
 
 
 def fit(model, train, *, loss, optimizer, epochs: int, val=None, metrics=(), callbacks=(), scheduler=None,
