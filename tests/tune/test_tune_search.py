@@ -43,7 +43,9 @@ def test_flags_make_ranges_choices_and_fixed_values():
 def test_space_turns_depth_and_width_into_hidden_layers():
     space = SearchSpace({"depth": {"low": 1, "high": 3}, "width": 64, "lr": [0.1, 0.01]})
     assert space.to_params({"depth": 2, "lr": 0.1}) == {"hidden_layer_sizes": (64, 64), "lr": 0.1}
-    assert set(default_space().dims) == {"lr", "depth", "width", "activation", "dropout", "batch_size", "optimizer"}
+    assert set(default_space().dims) == {"lr", "depth", "width", "activation", "dropout", "batch_size", "optimizer",
+                                         "weight_decay"}
+    assert (default_space().dims["weight_decay"].low, default_space().dims["weight_decay"].log) == (1e-5, True)
     assert default_space("image").dims["channels"].choices == ("6,16", "16,32", "32,64")
     with pytest.raises(ValueError, match="no default search space for 'text'"):
         default_space("text")

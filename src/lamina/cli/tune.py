@@ -73,7 +73,8 @@ def add_parser(sub, positive_float) -> None:
     t.add_argument("--space", metavar="FILE.toml", help="search space ([space]) and settings ([tune]) from TOML")
     for name, example in (("lr", "1e-4:3e-2 (log scale)"), ("depth", "1:3"), ("width", "32:512 (log scale)"),
                           ("activation", "relu,tanh,gelu"), ("dropout", "0:0.5"), ("batch_size", "16,32,64,128"),
-                          ("optimizer", "adam,adamw,momentum,rmsprop"), ("weight_decay", "not searched: 0"),
+                          ("optimizer", "adam,adamw,momentum,rmsprop"),
+                          ("weight_decay", "1e-5:0.1 (log scale); cnn: 0"),
                           ("label_smoothing", "not searched: 0.1; classification only"),
                           ("kernel_size", "3,5; --model cnn only")):
         t.add_argument(f"--{name.replace('_', '-')}", metavar="SPACE",
