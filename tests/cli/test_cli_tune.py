@@ -50,6 +50,12 @@ def test_tune_writes_the_search_folder_and_a_best_run(tmp_path, capsys):
     params = study.best_trial.params
     assert config["lr"] == params["lr"] and config["hidden"] == [params["width"]] * params["depth"]
     assert config["tune"]["trial"] == best["trial"] and config["epochs"] == 6
+    # the best trial's value is its best epoch's, whose weights the run folder holds; trained with smoothing 0.1
+    curve = json.loads((out / "best/history.json").read_text())["history"]["val_accuracy"]
+    assert best["val_accuracy"] == max(curve)
+    assert best["epoch"] == config["tune"]["epoch"] == curve.index(max(curve)) + 1
+    assert config["tune"]["label_smoothing"] == 0.1 and rows[best["trial"]]["best_epoch"] == str(best["epoch"])
+    assert f"val_accuracy={study.best_value:.4f} (epoch {best['epoch']})" in stdout
     code, stdout, _ = run_cli(capsys, "evaluate", out / "best")
     assert code == 0 and f"test accuracy: {best['test']['accuracy']:.4f}" in stdout
     code, stdout, _ = run_cli(capsys, "info", out / "best")
@@ -73,6 +79,20 @@ def test_space_from_flags_and_a_toml_file(tmp_path, capsys):
     assert config["lr"] == 0.01 and config["activation"] == "tanh" and config["epochs"] == 3
 
 
+def test_label_smoothing_flag_and_the_last_epoch(tmp_path, capsys):
+    out = tmp_path / "s"
+    code, _, err = run_cli(capsys, "tune", "--data", "iris", "--trials", 2, "--epochs", 3, "--depth", 1, "--width", 8,
+                           "--label-smoothing", "0:0.2", "--last-epoch", "--no-pruning", "--out", out)
+    assert code == 0, err
+    assert "label_smoothing: 0:0.2" in err
+    rows = list(csv.DictReader(open(out / "trials.csv")))
+    assert [r["best_epoch"] for r in rows] == ["3", "3"] and all(0 <= float(r["label_smoothing"]) <= 0.2 for r in rows)
+    config = json.loads((out / "best/config.json").read_text())
+    curve = json.loads((out / "best/history.json").read_text())["history"]["val_accuracy"]
+    assert config["tune"]["value"] == curve[-1] and config["tune"]["epoch"] == 3
+    assert config["tune"]["label_smoothing"] == config["tune"]["params"]["label_smoothing"]
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--lr", "1:2:3"], "--lr: a range is LOW:HIGH (optionally :log or :linear), got '1:2:3'"),
     (["--space", "missing.toml"], "cannot read search space missing.toml"),
@@ -80,6 +100,7 @@ def test_space_from_flags_and_a_toml_file(tmp_path, capsys):
     (["--data", "nope"], "unknown dataset 'nope'"),
     (["--min-epochs", "0"], "--trials and --min-epochs must be positive"),
     (["--pruner", "asha"], "argument --pruner: invalid choice: 'asha'"),
+    (["--data", "diabetes", "--label-smoothing", "0.1"], "--label-smoothing is for classification, not regression"),
 ])
 def test_bad_arguments_give_one_line(tmp_path, capsys, argv, message):
     code, out, err = run_cli(capsys, "tune", "--out", tmp_path / "s", *argv)

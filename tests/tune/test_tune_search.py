@@ -43,7 +43,9 @@ def test_flags_make_ranges_choices_and_fixed_values():
 def test_space_turns_depth_and_width_into_hidden_layers():
     space = SearchSpace({"depth": {"low": 1, "high": 3}, "width": 64, "lr": [0.1, 0.01]})
     assert space.to_params({"depth": 2, "lr": 0.1}) == {"hidden_layer_sizes": (64, 64), "lr": 0.1}
-    assert set(default_space().dims) == {"lr", "depth", "width", "activation", "dropout", "batch_size", "optimizer"}
+    assert set(default_space().dims) == {"lr", "depth", "width", "activation", "dropout", "batch_size", "optimizer",
+                                         "weight_decay"}
+    assert (default_space().dims["weight_decay"].low, default_space().dims["weight_decay"].log) == (1e-5, True)
     assert default_space("image").dims["channels"].choices == ("6,16", "16,32", "32,64")
     with pytest.raises(ValueError, match="no default search space for 'text'"):
         default_space("text")
@@ -72,7 +74,8 @@ def test_search_minimises_an_objective_to_the_trial_count():
     assert len(study.trials) == 40
     assert abs(study.best_params["x"] - 2) < 0.5  # TPE homes in (random search's expected best is ~0.25 away)
     header, rows = trials_table(study)
-    assert header[:5] == ["number", "state", "value", "epochs", "duration_s"] and header[5:] == ["x"]
+    assert header[:6] == ["number", "state", "value", "epochs", "best_epoch", "duration_s"] and header[6:] == ["x"]
+    assert {r[4] for r in rows} == {""}  # an objective of one's own records no best epoch
     assert [r[0] for r in rows] == list(range(40))
 
 
@@ -152,9 +155,14 @@ def test_search_config_trains_estimators_on_a_sqlite_study(tmp_path):
     done = [t for t in study.trials if t.state.name == "COMPLETE"]
     assert len(study.trials) == 5 and [n for n, _, _ in finished] == [t.number for t in done]
     for (_, est, value), t in zip(finished, done):
-        assert value == t.value == est.history_["val_accuracy"][-1]
+        curve = est.history_["val_accuracy"]
+        assert value == t.value == max(curve) and t.user_attrs["best_epoch"] == curve.index(max(curve)) + 1
         assert est.module_[0].out_features == t.params["width"] and est.lr == t.params["lr"]
-        assert len(t.intermediate_values) == 8
+        assert len(t.intermediate_values) == 8 and est.loss.label_smoothing == 0.1  # the default smoothing
+        # the estimator ends with its best epoch's weights: they score that value on the validation rows
+        labels = np.searchsorted(est.classes_, y)
+        _, (X_val, y_val) = est._split(config["X"].astype(np.float32), labels, labels, 0.2, 0)
+        assert est.score(X_val, est.classes_[y_val]) == pytest.approx(value)
     assert study.best_value > 0.8
     again = search(config, 7, storage=url, study_name="iris")  # the same study, continued to 7 trials
     assert len(again.trials) == 7 and sorted(t.number for t in again.trials) == list(range(7))
@@ -170,3 +178,26 @@ def test_a_dead_process_gives_its_running_trial_back(tmp_path):
     states = {t.number: t.state.name for t in study.trials}
     assert states == {0: "FAIL", 1: "COMPLETE", 2: "COMPLETE", 3: "COMPLETE"}
     assert study.trials[0].user_attrs[KILLED] is True
+
+
+def test_best_epoch_and_label_smoothing_of_a_config():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3)).astype(np.float32)
+    y = (X[:, 0] + 0.5 * rng.normal(size=60) > 0).astype(np.int64)
+    kept = []
+    config = {"X": X, "y": y, "epochs": 6, "space": {"width": 8, "depth": 1, "lr": 0.05,
+                                                    "label_smoothing": {"low": 0.0, "high": 0.3}},
+              "best_epoch": False, "on_trial_end": lambda trial, est, value: kept.append((est, value))}
+    study = search(config, 3, pruning=False)
+    for (est, value), t in zip(kept, study.trials):  # the last epoch's value; the drawn smoothing in the loss
+        assert value == t.value == est.history_["val_accuracy"][-1] and t.user_attrs["best_epoch"] == 6
+        assert est.loss.label_smoothing == t.params["label_smoothing"] and 0 <= t.params["label_smoothing"] <= 0.3
+    kept.clear()
+    search({**config, "space": {"width": 8, "depth": 1}, "fixed": {"loss": "nll"}}, 1)
+    assert kept[0][0].loss == "nll"  # a loss of one's own: no smoothing added
+    with pytest.raises(ValueError, match="label_smoothing is for classification"):
+        search({**config, "y": X[:, 0], "task": "regression"}, 1)
+    with pytest.raises(ValueError, match="label_smoothing makes the loss a smoothed cross-entropy"):
+        search({**config, "fixed": {"loss": "nll"}}, 1)
+    with pytest.raises(ValueError, match=r"label_smoothing must be in \[0, 1\), got 1.5"):
+        search({**config, "space": {"width": 8, "label_smoothing": 1.5}}, 1)

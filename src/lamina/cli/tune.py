@@ -27,9 +27,10 @@ from lamina.cli.models import MODEL_KINDS, cnn_layers
 from lamina.cli.runs import DATASETS, CLIError, _load_data, _message, _prepare, _test_metrics, _write_json
 from lamina.serialization import save
 from lamina.sklearn.mlp import fit_target_scaler
+from lamina.tune.search import DEFAULT_SMOOTHING
 
 SPACE_FLAGS = ("lr", "depth", "width", "activation", "dropout", "batch_size", "optimizer", "weight_decay", "channels",
-               "kernel_size")
+               "kernel_size", "label_smoothing")
 
 
 def image_cnn(n_outputs: int, image_shape, channels="6,16", kernel_size: int = 5, hidden=(120, 84),
@@ -73,20 +74,25 @@ def add_parser(sub, positive_float) -> None:
     t.add_argument("--space", metavar="FILE.toml", help="search space ([space]) and settings ([tune]) from TOML")
     for name, example in (("lr", "1e-4:3e-2 (log scale)"), ("depth", "1:3"), ("width", "32:512 (log scale)"),
                           ("activation", "relu,tanh,gelu"), ("dropout", "0:0.5"), ("batch_size", "16,32,64,128"),
-                          ("optimizer", "adam,adamw,momentum,rmsprop"), ("weight_decay", "not searched: 0"),
+                          ("optimizer", "adam,adamw,momentum,rmsprop"),
+                          ("weight_decay", "1e-5:0.1 (log scale); cnn: 0"),
+                          ("label_smoothing", "not searched: 0.1; classification only"),
                           ("kernel_size", "3,5; --model cnn only")):
         t.add_argument(f"--{name.replace('_', '-')}", metavar="SPACE",
                        help=f"LOW:HIGH[:log|:linear], a,b,c or one value (default {example})")
     t.add_argument("--channels", metavar="SPACE", help="--model cnn: channels per convolution block, 'a,b'; choices "
                                                        "apart by spaces: '6,16 16,32' (default 6,16 16,32 32,64)")
     t.add_argument("--validation-fraction", type=positive_float, help="of the training split (default 0.2)")
-    t.add_argument("--startup-trials", type=int, help="random trials before TPE's own (default 10)")
+    t.add_argument("--startup-trials", type=int, help="random trials before TPE's own (default 5)")
     t.add_argument("--pruner", choices=("hyperband", "median"),
                    help="hyperband (default: successive halving, Optuna's recommendation with TPE) or median")
     t.add_argument("--min-epochs", type=int,
                    help="hyperband: epochs every trial runs before it can be pruned (default 5)")
     t.add_argument("--pruner-startup", type=int, help="median: finished trials before any is pruned (default 5)")
     t.add_argument("--no-pruning", action="store_true", help="finish every trial")
+    t.add_argument("--last-epoch", action="store_true", default=None,
+                   help="a trial is worth its last epoch's validation value and keeps its last weights (default: "
+                        "its best epoch's, whose weights its run folder keeps)")
     t.add_argument("--storage", metavar="URL", help="Optuna storage (default sqlite:///<out>/tune.db)")
     t.add_argument("--study", metavar="NAME", help="study name in the storage (default lamina-tune)")
     t.add_argument("--test-size", type=positive_float, help="held-out test fraction (default 0.2)")
@@ -143,7 +149,7 @@ def cmd_tune(args) -> int:
     kind = MODEL_KINDS[model]
     space = _space(args, settings, kind.images)
     unknown = set(settings) - {"data", "csv", "target", "task", "trials", "timeout", "epochs", "validation_fraction",
-                               "startup_trials", "pruner", "min_epochs", "pruner_startup",
+                               "startup_trials", "pruner", "min_epochs", "pruner_startup", "last_epoch",
                                "storage", "study", "seed", "out", "test_size"}
     if unknown:
         raise CLIError(f"{args.space}: unknown setting(s) in [tune]: {', '.join(sorted(unknown))}")
@@ -155,7 +161,7 @@ def cmd_tune(args) -> int:
     name, data_spec = _data_spec(args)
     seed = _setting(args, settings, "seed", 0)
     trials = _setting(args, settings, "trials", 20)
-    startup = _setting(args, settings, "startup_trials", 10)
+    startup = _setting(args, settings, "startup_trials", 5)
     pruner_startup = _setting(args, settings, "pruner_startup", 5)
     fraction = _setting(args, settings, "validation_fraction", 0.2)
     pruner = _setting(args, settings, "pruner", "hyperband")
@@ -179,6 +185,10 @@ def cmd_tune(args) -> int:
     study_name = _setting(args, settings, "study", None) or "lamina-tune"
 
     data = _load_data(data_spec, seed, images=kind.images)
+    if data["task"] == "classification" and "label_smoothing" not in space.dims:
+        space = space.updated({"label_smoothing": DEFAULT_SMOOTHING})  # shown with the space, recorded per trial
+    elif data["task"] == "regression" and "label_smoothing" in space.dims:
+        raise CLIError("--label-smoothing is for classification, not regression")
     config = {"model": model, "dataset": dataset, "data": data_spec, "seed": seed,
               "task": data["task"], "n_features": int(np.prod(data["X_train"].shape[1:]))}
     config.update(kind.fit_inputs(data["X_train"]))
@@ -201,7 +211,8 @@ def cmd_tune(args) -> int:
                "dropout": p["dropout"], "batchnorm": bool(p["batchnorm"]), "optimizer": p["optimizer"], "lr": p["lr"],
                "weight_decay": p["weight_decay"], "epochs": p["epochs"], "batch_size": p["batch_size"],
                "tune": {"trial": trial.number, "value": value, "params": trial.params,
-                        "validation_fraction": fraction}}
+                        "validation_fraction": fraction, "epoch": trial.user_attrs.get("best_epoch"),
+                        "label_smoothing": float(getattr(p["loss"], "label_smoothing", 0.0))}}
         weights = estimator.module_.state_dict()
         if kind.images:  # the run's CNN starts at the convolution: the Unflatten in front (index 0) goes
             run.update(channels=[m.out_channels for m in estimator.module_.modules() if isinstance(m, nn.Conv2d)],
@@ -216,7 +227,8 @@ def cmd_tune(args) -> int:
 
     monitor = "val_accuracy" if data["task"] == "classification" else "val_r2"
     search_config = {"X": X_train, "y": y_train, "task": data["task"], "space": space, "epochs": epochs,
-                     "validation_fraction": fraction, "seed": seed, "monitor": monitor, "on_trial_end": write_trial}
+                     "validation_fraction": fraction, "seed": seed, "monitor": monitor, "on_trial_end": write_trial,
+                     "best_epoch": not _setting(args, settings, "last_epoch", False)}
     if kind.images:
         search_config["adapt"] = _cnn_arguments(config["image_shape"])
     print(f"tuning {'a CNN' if kind.images else 'an MLP'} on {config['dataset']} ({data['task']}, "
@@ -228,7 +240,8 @@ def cmd_tune(args) -> int:
     def report(study, t):
         shown = "" if t.value is None else f" {monitor}={t.value:.4f}"
         epochs_run = len(t.intermediate_values)
-        print(f"trial {t.number}: {t.state.name.lower()}{shown} after {epochs_run} epoch(s) {t.params}",
+        at = f" (epoch {t.user_attrs['best_epoch']})" if "best_epoch" in t.user_attrs else ""
+        print(f"trial {t.number}: {t.state.name.lower()}{shown}{at} after {epochs_run} epoch(s) {t.params}",
               file=sys.stderr)
 
     started = time.perf_counter()
@@ -267,10 +280,12 @@ def _summarise(optuna, study, out: Path, monitor: str, elapsed: float, trials_ta
         shutil.rmtree(target, ignore_errors=True)
         staging.rename(target)
     metrics = json.loads((target / "metrics.json").read_text()) if (target / "metrics.json").is_file() else {}
-    summary = {"trial": best.number, monitor: best.value, "params": best.params, "test": metrics,
+    summary = {"trial": best.number, monitor: best.value, "epoch": best.user_attrs.get("best_epoch"),
+               "params": best.params, "test": metrics,
                "trials": counts, "pruned_fraction": counts["PRUNED"] / max(len(trials), 1), "seconds": elapsed}
     _write_json(out / "best.json", summary)
-    print(f"best: trial {best.number}, {monitor}={best.value:.4f}"
+    at = f" (epoch {best.user_attrs['best_epoch']})" if "best_epoch" in best.user_attrs else ""
+    print(f"best: trial {best.number}, {monitor}={best.value:.4f}{at}"
           + (", test " + ", ".join(f"{k}={v:.4f}" for k, v in metrics.items()) if metrics else ""))
     for key, value in best.params.items():
         print(f"  {key}: {value:.4g}" if isinstance(value, float) else f"  {key}: {value}")

@@ -94,17 +94,23 @@ def counted(optuna, trials) -> list:
     return [t for t in trials if t.state != optuna.trial.TrialState.WAITING and not t.user_attrs.get(KILLED)]
 
 
+DEFAULT_SMOOTHING = 0.1  # a classification search's label smoothing unless its space or fixed settings say
+
+
 def _config_objective(config: dict):
     """An Optuna objective from a config: train a LaminaClassifier (or LaminaRegressor) per trial and return the
-    monitored validation value of its last epoch."""
+    monitored validation value of its best epoch (with ``best_epoch=False``: of its last), the estimator keeping
+    that epoch's weights."""
+    from lamina import nn
     from lamina.sklearn import LaminaClassifier, LaminaRegressor
+    from lamina.training.callbacks import EarlyStopping
 
     config = dict(config)
     unknown = set(config) - {"X", "y", "task", "space", "epochs", "validation_fraction", "seed", "fixed", "monitor",
-                             "on_trial_end", "adapt"}
+                             "on_trial_end", "adapt", "best_epoch"}
     if unknown or not {"X", "y"} <= set(config):
         raise ValueError(f"a search config needs X and y and may have task, space, epochs, validation_fraction, seed, "
-                         f"fixed, monitor and on_trial_end; got {', '.join(sorted(config))}")
+                         f"fixed, monitor, best_epoch, adapt and on_trial_end; got {', '.join(sorted(config))}")
     X, y = config["X"], config["y"]
     task = config.get("task")
     if task is None:
@@ -115,31 +121,54 @@ def _config_objective(config: dict):
     space = config.get("space")
     space = default_space() if space is None else space if isinstance(space, SearchSpace) else SearchSpace(space)
     monitor = config.get("monitor") or ("val_accuracy" if task == "classification" else "val_r2")
+    direction = "maximize" if monitor.split("_")[-1] in ("accuracy", "r2", "f1") else "minimize"
     Estimator = LaminaClassifier if task == "classification" else LaminaRegressor
     fixed = {"epochs": config.get("epochs", 30), "validation_fraction": config.get("validation_fraction", 0.2),
              "random_state": config.get("seed", 0), **config.get("fixed", {})}
+    smoothing_given = "label_smoothing" in space.dims or "label_smoothing" in fixed
+    if task == "regression" and smoothing_given:
+        raise ValueError("label_smoothing is for classification (a cross-entropy loss), not regression")
+    if task == "classification" and not smoothing_given and "loss" not in fixed:
+        fixed["label_smoothing"] = DEFAULT_SMOOTHING
+    best_epoch = config.get("best_epoch", True)
 
     def objective(trial):
         params = {**fixed, **space.sample(trial)}
+        smoothing = params.pop("label_smoothing", 0.0)
+        if not (isinstance(smoothing, (int, float)) and 0 <= smoothing < 1):
+            raise ValueError(f"label_smoothing must be in [0, 1), got {smoothing!r}")
+        if smoothing:
+            if params.get("loss") is not None:
+                raise ValueError("label_smoothing makes the loss a smoothed cross-entropy: give one or the other")
+            params["loss"] = nn.CrossEntropyLoss(label_smoothing=float(smoothing))
         if config.get("adapt") is not None:  # e.g. drawn settings that are the module builder's (module__*)
             params = config["adapt"](params)
-        pruning = PruningCallback(trial, monitor)
-        estimator = Estimator(**params, callbacks=[pruning])
+        callbacks = [PruningCallback(trial, monitor)]
+        if best_epoch:  # keeps a copy of the best epoch's weights; never stops training
+            keeper = EarlyStopping(monitor, patience=int(params.get("epochs", 30)) + 1,
+                                   mode="max" if direction == "maximize" else "min", restore_best_weights=True)
+            callbacks.append(keeper)
+        estimator = Estimator(**params, callbacks=callbacks)
         estimator.fit(X, y)
         if monitor not in estimator.history_:
             raise KeyError(f"the estimator's history has no {monitor!r} (a validation_fraction above 0 gives val_*)")
         value = estimator.history_[monitor][-1]
+        epoch = len(estimator.history_[monitor])
+        if best_epoch and keeper.best_weights is not None:
+            estimator.module_.load_state_dict(keeper.best_weights)
+            value, epoch = keeper.best, keeper.best_epoch + 1
+        trial.set_user_attr("best_epoch", epoch)
         if config.get("on_trial_end") is not None:
             config["on_trial_end"](trial, estimator, value)
         return value
 
-    objective.direction = "maximize" if monitor.split("_")[-1] in ("accuracy", "r2", "f1") else "minimize"
+    objective.direction = direction
     objective.monitor = monitor
     return objective
 
 
 def search(objective_or_config, n_trials: int, *, storage=None, study_name: str | None = None,
-           direction: str | None = None, timeout: float | None = None, seed: int | None = 0, startup_trials: int = 10,
+           direction: str | None = None, timeout: float | None = None, seed: int | None = 0, startup_trials: int = 5,
            pruner="hyperband", min_epochs: int = 5, pruner_startup: int = 5, warmup_epochs: int = 2,
            pruning: bool = True, on_trial=None):
     """Run an Optuna study to ``n_trials`` trials (counted over every process that works on it) and return it.
@@ -149,7 +178,12 @@ def search(objective_or_config, n_trials: int, *, storage=None, study_name: str 
     ``default_space()``; ``load_space(path)`` reads one from TOML), ``epochs`` (30), ``validation_fraction`` (0.2),
     ``seed`` (0), ``fixed`` (more estimator arguments), ``adapt(params) -> params`` (applied to each trial's
     estimator arguments),
-    ``monitor`` (``val_accuracy`` / ``val_r2``) and ``on_trial_end(trial, estimator, value)``.
+    ``monitor`` (``val_accuracy`` / ``val_r2``), ``best_epoch`` and ``on_trial_end(trial, estimator, value)``.
+    A config's trial is worth its best epoch's validation value, and its estimator ends with that epoch's weights
+    (the early-stopping checkpoint; ``best_epoch=False``: the last epoch's value and weights); the epoch (from
+    1) is the trial's ``best_epoch`` user attribute. A classification config trains with a cross-entropy smoothed
+    by ``label_smoothing`` (a fixed value or a range in ``space`` or ``fixed``; 0.1 unless given, or unless
+    ``fixed`` gives a ``loss``).
     ``storage``: None (in memory), a URL such as ``sqlite:///runs/tune.db`` (resumable,
     shareable), or an Optuna storage. ``study_name`` names the study in it (created or continued).
     ``direction``: 'maximize' or 'minimize' (a config's follows its monitor). The sampler is TPE (its first
@@ -242,14 +276,15 @@ def _run(optuna, objective, trial):
 
 
 def trials_table(study) -> tuple[list[str], list[list]]:
-    """(header, rows) of a study's trials: number, state, value, the epochs each ran, duration and its
-    parameters."""
+    """(header, rows) of a study's trials: number, state, value, the epochs each ran, the epoch its value is from
+    (a config's trials record it; empty otherwise), duration and its parameters."""
     trials = study.get_trials(deepcopy=False)
     names = sorted({name for t in trials for name in t.params})
-    header = ["number", "state", "value", "epochs", "duration_s", *names]
+    header = ["number", "state", "value", "epochs", "best_epoch", "duration_s", *names]
     rows = []
     for t in sorted(trials, key=lambda t: t.number):
         duration = (t.datetime_complete - t.datetime_start).total_seconds() if t.datetime_complete else ""
         rows.append([t.number, t.state.name, "" if t.value is None else t.value, len(t.intermediate_values),
-                     duration if duration == "" else round(duration, 3), *(t.params.get(n, "") for n in names)])
+                     t.user_attrs.get("best_epoch", ""), duration if duration == "" else round(duration, 3),
+                     *(t.params.get(n, "") for n in names)])
     return header, rows

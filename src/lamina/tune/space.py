@@ -146,9 +146,9 @@ class SearchSpace:
 
 def default_space(kind: str = "table") -> SearchSpace:
     """The default space. For tables (``'table'``) an MLP's learning rate (log), depth, width (log), activation,
-    dropout, batch size and optimizer; for images (``'image'``) a LeNet-style CNN's learning rate, convolution
-    channels (as text: ``'6,16'``), kernel size, fully connected depth and width, dropout, batch size and
-    optimizer."""
+    dropout, batch size, optimizer and weight decay (log); for images (``'image'``) a LeNet-style CNN's learning
+    rate, convolution channels (as text: ``'6,16'``), kernel size, fully connected depth and width, dropout, batch
+    size and optimizer."""
     if kind == "image":
         return SearchSpace({
             "lr": {"low": 3e-4, "high": 1e-2, "log": True},
@@ -170,6 +170,7 @@ def default_space(kind: str = "table") -> SearchSpace:
         "dropout": {"low": 0.0, "high": 0.5},
         "batch_size": [16, 32, 64, 128],
         "optimizer": ["adam", "adamw", "momentum", "rmsprop"],
+        "weight_decay": {"low": 1e-5, "high": 0.1, "log": True},
     })
 
 
