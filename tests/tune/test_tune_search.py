@@ -6,7 +6,6 @@ import sys
 
 import numpy as np
 import pytest
-import threadpoolctl
 
 optuna = pytest.importorskip("optuna")
 
@@ -16,11 +15,7 @@ from lamina.tune import PruningCallback, SearchSpace, default_space, load_space,
 from lamina.tune.search import KILLED  # noqa: E402
 from lamina.tune.space import parse_flag  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def one_blas_thread():
-    with threadpoolctl.threadpool_limits(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_blas_thread")
 
 
 def test_flags_make_ranges_choices_and_fixed_values():
