@@ -158,6 +158,8 @@ class TrainingHealth(Callback):
             if kind is not None:
                 self._watched.append((module, self._hook(name or type(module).__name__, kind)))
                 self.kinds[name or type(module).__name__] = kind
+        self._segments = [((_GRAD, name, None, p.array.size), (_OLD, name, None, p.array.size),
+                           (_NEW, name, None, p.array.size)) for name, p in self._weights]  # (what _sum is told)
         self._check_symmetry(self._warn)
 
     def on_epoch_begin(self, epoch: int, logs: dict) -> None:
@@ -255,24 +257,24 @@ class TrainingHealth(Callback):
                 _add_activation(epoch.acts[name], a)
             elif a.size:
                 small.append(a)
-                what.append((_ACT, name, a.shape))
+                what.append((_ACT, name, a.shape, a.size))
         self._outputs = []
-        for name, p in self._weights:
-            if p.grad is not None and p.grad.array.size:
+        for (name, p), (grad, _, _) in zip(self._weights, self._segments):
+            if p.grad is not None:
                 g = p.grad.array
                 if g.size > SMALL:
                     _add_gradient(epoch, name, _flat(g))
-                else:
+                elif g.size:
                     small.append(g)
-                    what.append((_GRAD, name, (g.size,)))
+                    what.append(grad)
         if self._update is True:
             large = []  # (name, weight, a copy of it before the update)
-            for name, p in self._weights:
+            for (name, p), (_, old, _) in zip(self._weights, self._segments):
                 if p.array.size > SMALL:
                     large.append((name, p, p.array.copy()))
                 elif p.array.size:
                     small.append(p.array)  # (the weights are the copy's last values)
-                    what.append((_OLD, name, (p.array.size,)))
+                    what.append(old)
             self._update = large
         if small:
             epoch.samples.append([np.concatenate(small, axis=None), what, None])
@@ -285,7 +287,7 @@ class TrainingHealth(Callback):
         for name, p, old in large:
             epoch.ratios[name] = _norm(p.array - old) / (_norm(old) or 1.0)
         small = [p.array for name, p in self._weights if 0 < p.array.size <= SMALL]
-        if small and epoch.samples:
+        if small and epoch.samples and epoch.samples[-1][1][-1][0] == _OLD:
             epoch.samples[-1][2] = np.concatenate(small, axis=None)
 
     # -- the epochs' statistics -----------------------------------------------------------------------------------
@@ -302,35 +304,37 @@ class TrainingHealth(Callback):
 
     def _sum_samples(self, epochs: list) -> None:
         """Sum the small tensors the epochs hold: one buffer of their values and squares, one reduction."""
-        pieces, segments = [], []  # segment: (epoch, what, name, shape, size)
+        pieces, segments, owners = [], [], []  # segment: (what, layer, shape, size) of the epoch in owners
+        news = [new for (_, p), (_, _, new) in zip(self._weights, self._segments) if 0 < p.array.size <= SMALL]
         for epoch in epochs:
             for values, what, after in epoch.samples:
                 pieces.append(values)
-                segments += [(epoch, w, name, shape, math.prod(shape)) for w, name, shape in what]
+                segments += what
+                owners += [epoch] * len(what)
                 if after is not None:  # the update: the weights after it less those before (the copy's last values)
                     pieces.append(after - values[values.size - after.size:])
-                    segments += [(epoch, _NEW, name, shape, size) for _, w, name, shape, size in segments[-len(what):]
-                                 if w == _OLD]
+                    segments += news
+                    owners += [epoch] * len(news)
             epoch.samples = []
         if segments:
-            self._sum(pieces, segments)
+            self._sum(pieces, segments, owners)
         self._held = 0
 
-    def _sum(self, pieces: list, segments: list) -> None:
-        n = sum(segment[4] for segment in segments)
-        values = np.empty((2, n))  # float64: the values, then their squares
+    def _sum(self, pieces: list, segments: list, epochs: list) -> None:
+        sizes = [segment[3] for segment in segments]
+        values = np.empty((2, sum(sizes)))  # float64: the values, then their squares
         np.concatenate(pieces, out=values[0])
         np.multiply(values[0], values[0], out=values[1])
-        starts = list(itertools.accumulate([segment[4] for segment in segments[:-1]], initial=0))
+        starts = list(itertools.accumulate(sizes[:-1], initial=0))
         sums, squares = np.add.reduceat(values, starts, axis=1).tolist()
-        kinds = {segment[1] == _ACT and segment[0].acts[segment[2]].kind for segment in segments}
+        kinds = set(self.kinds.values())
         if "tanh" in kinds:  # |a| > 0.99 exactly as a² > 0.99² (float32 values square exactly in float64)
             tanh = np.add.reduceat(values[1] > TANH_SATURATED, starts).tolist()
         if "sigmoid" in kinds:
             sigmoid = np.add.reduceat((values[0] < SIGMOID_SATURATED[0]) | (values[0] > SIGMOID_SATURATED[1]),
                                       starts).tolist()
         pools, owners, befores, sqrt, row = [], [], [], math.sqrt, values[0]
-        for i, (epoch, what, name, shape, size) in enumerate(segments):
+        for i, ((what, name, shape, size), epoch) in enumerate(zip(segments, epochs)):
             if what == _GRAD:
                 epoch.grads.setdefault(name, []).append(sqrt(squares[i]))
                 owners.append(epoch.grad_pools.setdefault(name, []))
