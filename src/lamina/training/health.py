@@ -22,16 +22,20 @@ trains to the same numbers with it or without. It warns once per layer and probl
 - a layer's units are identical (all rows of a weight matrix equal: symmetric initialisation, which gives
   every unit the same gradient, so they stay identical).
 
-Its cost: on a small network a sampled step pays for the number of NumPy calls, not for arithmetic (and a
-call the training step itself does not make runs cold, several times slower than in a loop), so the work is
-shaped to take few calls whatever the number of layers. The forward hooks are attached only for the forward
-passes of sampled batches and only keep a reference to each output. On a sampled step every tensor of at most
-``SMALL`` values (activations, gradients, the weights before and after the epoch's first update) is copied into
-one float64 buffer, and one ``np.add.reduceat`` over it and its squares gives all their sums and sums of squares;
-a larger tensor gets its own whole-array reductions, whose fixed cost is small next to its size. The quantile
-pools (a strided subsample of at most ``POOL`` values, or fewer than twice that, per tensor and batch) are one
-concatenation; the quantiles, and the saturated fraction of a layer whose pools hold all of its values, are
-computed from them when the records are read.
+Its cost (``benchmarks/health_overhead.py`` measures it): on a small network a sampled step pays for the number
+of NumPy calls and Python steps, not for arithmetic (and a NumPy call the training step itself does not make runs
+cold, several times slower than in a loop), so:
+
+- the forward hooks are attached only for the forward passes of sampled batches, and only keep each output;
+- a tensor of more than ``SMALL`` values (an activation, gradient or weight) is reduced at once, by whole-array
+  calls whose fixed cost is small next to its size;
+- the small ones are copied, in one call per sampled step, and their statistics computed for many epochs
+  together: one float64 buffer of their values and squares, one ``np.add.reduceat`` for every sum and sum of
+  squares. That happens when ``MAX_PENDING`` (32) epochs wait, or ``latency`` seconds (0.5) after the first of
+  them ended, and always before the records are read (``history``, ``to_dict``, ``state_dict``) and when
+  training ends. Each epoch's records come from its own values alone, so they are the same whenever that
+  happens; only a warning can come up to that many epochs (or seconds) after the epoch that shows the problem;
+- the quantiles are computed from the pools when the records are read.
 
 ``health.history[layer][quantity]`` holds one value per epoch (a list of quantiles for ``*_quantiles``);
 ``health.warnings`` the messages given; ``health.to_dict()`` all of it as JSON-friendly data (what
