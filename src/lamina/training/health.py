@@ -31,7 +31,7 @@ cold, several times slower than in a loop), so:
   calls whose fixed cost is small next to its size;
 - the small ones are copied, in one call per sampled step, and their statistics computed for many epochs
   together: one float64 buffer of their values and squares, one ``np.add.reduceat`` for every sum and sum of
-  squares. That happens when ``MAX_PENDING`` (32) epochs wait, or ``latency`` seconds (0.5) after the first of
+  squares. That happens when ``MAX_PENDING`` (128) epochs wait, or ``latency`` seconds (0.5) after the first of
   them ended, and always before the records are read (``history``, ``to_dict``, ``state_dict``) and when
   training ends. Each epoch's records come from its own values alone, so they are the same whenever that
   happens; only a warning can come up to that many epochs (or seconds) after the epoch that shows the problem;
@@ -63,7 +63,7 @@ POOL = 256  # values kept per sampled batch and tensor for the quantiles
 SMALL = 2048  # tensors of at most this many values are reduced together, in one buffer (see the module's doc)
 KINDS = ((ReLU, "relu"), (Sigmoid, "sigmoid"), (Tanh, "tanh"), (LeakyReLU, "activation"), (GELU, "activation"),
          (ELU, "activation"), (SiLU, "activation"), (Softplus, "activation"))
-MAX_PENDING = 32  # epochs whose small tensors wait to be summed together, at most
+MAX_PENDING = 128  # epochs whose small tensors wait to be summed together, at most
 MAX_HELD = 1 << 18  # values copied and not yet summed, at most (beyond, the epoch's are summed at once)
 SATURATING = ("sigmoid", "tanh")
 TANH_SATURATED = float(np.float32(0.99)) ** 2  # (exact in float64, as the square of a float32 value is)
@@ -162,8 +162,11 @@ class TrainingHealth(Callback):
             if kind is not None:
                 self._watched.append((module, self._hook(name or type(module).__name__, kind)))
                 self.kinds[name or type(module).__name__] = kind
-        self._segments = [((_GRAD, name, None, p.array.size), (_OLD, name, None, p.array.size),
-                           (_NEW, name, None, p.array.size)) for name, p in self._weights]  # (what _sum is told)
+        self._segments = [(name, p, (_GRAD, name, None, p.array.size), (_OLD, name, None, p.array.size))
+                          for name, p in self._weights]  # (with what _sum is told of each copied tensor)
+        self._small = [p for _, p in self._weights if 0 < p.array.size <= SMALL]  # (their update: in one copy)
+        self._olds = [(_OLD, name, None, p.array.size) for name, p in self._weights if 0 < p.array.size <= SMALL]
+        self._news = [(_NEW, name, None, p.array.size) for name, p in self._weights if 0 < p.array.size <= SMALL]
         self._check_symmetry(self._warn)
 
     def on_epoch_begin(self, epoch: int, logs: dict) -> None:
@@ -253,17 +256,18 @@ class TrainingHealth(Callback):
         values: activations, gradients, on the epoch's first step the weights) are copied in one call, to be
         summed with other epochs' in ``_flush``."""
         epoch, small, what = self._epoch, [], []
+        acts = epoch.acts
         for name, kind, a in self._outputs:
-            a = a.reshape(a.shape[0], -1) if a.ndim > 1 else a.reshape(1, -1)
-            if name not in epoch.acts:
-                epoch.acts[name] = _Layer(kind)
+            layer = acts.get(name)
+            if layer is None:
+                layer = acts[name] = _Layer(kind)
             if a.size > SMALL:
-                _add_activation(epoch.acts[name], a)
+                _add_activation(layer, a.reshape(a.shape[0], -1) if a.ndim > 1 else a.reshape(1, -1))
             elif a.size:
                 small.append(a)
                 what.append((_ACT, name, a.shape, a.size))
         self._outputs = []
-        for (name, p), (grad, _, _) in zip(self._weights, self._segments):
+        for name, p, grad, _ in self._segments:
             if p.grad is not None:
                 g = p.grad.array
                 if g.size > SMALL:
@@ -271,15 +275,10 @@ class TrainingHealth(Callback):
                 elif g.size:
                     small.append(g)
                     what.append(grad)
-        if self._update is True:
-            large = []  # (name, weight, a copy of it before the update)
-            for (name, p), (_, old, _) in zip(self._weights, self._segments):
-                if p.array.size > SMALL:
-                    large.append((name, p, p.array.copy()))
-                elif p.array.size:
-                    small.append(p.array)  # (the weights are the copy's last values)
-                    what.append(old)
-            self._update = large
+        if self._update is True:  # the weights before the update: the copy's last values
+            self._update = [(name, p, p.array.copy()) for name, p in self._weights if p.array.size > SMALL]
+            small += [p.array for p in self._small]
+            what += self._olds
         if small:
             epoch.samples.append([np.concatenate(small, axis=None), what, None])
             self._held += epoch.samples[-1][0].size
@@ -290,9 +289,8 @@ class TrainingHealth(Callback):
         epoch, large, self._update = self._epoch, self._update, None
         for name, p, old in large:
             epoch.ratios[name] = _norm(p.array - old) / (_norm(old) or 1.0)
-        small = [p.array for name, p in self._weights if 0 < p.array.size <= SMALL]
-        if small and epoch.samples and epoch.samples[-1][1][-1][0] == _OLD:
-            epoch.samples[-1][2] = np.concatenate(small, axis=None)
+        if self._small and epoch.samples and epoch.samples[-1][1][-1][0] == _OLD:
+            epoch.samples[-1][2] = np.concatenate([p.array for p in self._small], axis=None)
 
     # -- the epochs' statistics -----------------------------------------------------------------------------------
     def _flush(self) -> None:
@@ -309,7 +307,7 @@ class TrainingHealth(Callback):
     def _sum_samples(self, epochs: list) -> None:
         """Sum the small tensors the epochs hold: one buffer of their values and squares, one reduction."""
         pieces, segments, owners = [], [], []  # segment: (what, layer, shape, size) of the epoch in owners
-        news = [new for (_, p), (_, _, new) in zip(self._weights, self._segments) if 0 < p.array.size <= SMALL]
+        news = self._news
         for epoch in epochs:
             for values, what, after in epoch.samples:
                 pieces.append(values)
@@ -348,7 +346,8 @@ class TrainingHealth(Callback):
                 layer.total += sums[i]
                 layer.squares += squares[i]
                 if layer.kind == "relu":
-                    _add_units(layer, row[starts[i]:starts[i] + size].reshape(shape).sum(axis=0))
+                    rows = row[starts[i]:starts[i] + size]
+                    _add_units(layer, rows.reshape(shape[0] if len(shape) > 1 else 1, -1).sum(axis=0))
                 elif layer.kind in SATURATING:
                     layer.saturated += tanh[i] if layer.kind == "tanh" else sigmoid[i]
                 owners.append(layer.pools)
