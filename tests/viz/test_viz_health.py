@@ -153,3 +153,101 @@ def test_the_health_plots_draw_from_the_callback_or_its_json(tmp_path):
         plot.plot_health_quantiles(saved, tmp_path / "x.png", quantity="weights")
     with pytest.raises(ValueError, match="TrainingHealth"):
         plot.plot_health({"loss": [1.0]}, tmp_path / "x.png")
+
+
+@pytest.mark.parametrize("small", [0, 10**6], ids=["each-tensor-at-once", "batched-over-epochs"])
+def test_the_records_equal_torch_s_numbers_on_either_path(monkeypatch, small):
+    """One full batch, one epoch: the records against torch's activations and gradients, whether every tensor is
+    reduced at once (SMALL = 0) or copied and summed with other epochs' (every tensor counts as small)."""
+    torch = pytest.importorskip("torch")
+    from lamina.training import health as module
+
+    monkeypatch.setattr(module, "SMALL", small)
+    lamina.manual_seed(0)
+    X, y = data(n=32)
+    model = nn.Sequential(nn.Linear(8, 12), nn.Tanh(), nn.Linear(12, 8), nn.ReLU(), nn.Linear(8, 3))
+    with lamina.no_grad():
+        model[0].weight.mul_(4.0)  # some tanh outputs saturate
+        model[2].bias[:3] = -10.0  # three ReLU units never fire
+    ours = nn.Sequential(nn.Linear(8, 12), nn.Tanh(), nn.Linear(12, 8), nn.ReLU(), nn.Linear(8, 3))
+    theirs = torch.nn.Sequential(torch.nn.Linear(8, 12), torch.nn.Tanh(), torch.nn.Linear(12, 8), torch.nn.ReLU(),
+                                 torch.nn.Linear(8, 3))
+    with torch.no_grad():
+        for t, p in zip(theirs.parameters(), model.parameters()):
+            t.copy_(torch.from_numpy(p.array.copy()))
+    ours.load_state_dict(model.state_dict())
+    a1 = theirs[1](theirs[0](torch.from_numpy(X)))
+    a3 = theirs[3](theirs[2](a1))
+    torch.nn.functional.cross_entropy(theirs[4](a3), torch.from_numpy(y)).backward()
+    health = viz.TrainingHealth(every=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lamina.fit(ours, (X, y), loss=nn.CrossEntropyLoss(), optimizer=optim.SGD(ours.parameters(), lr=0.1),
+                   epochs=1, batch_size=32, callbacks=[health], progress=False)
+    h = health.history
+    a1, a3 = a1.detach().numpy(), a3.detach().numpy()
+    assert h["1"]["activation_mean"][0] == pytest.approx(a1.mean(), rel=1e-5)
+    assert h["1"]["activation_std"][0] == pytest.approx(a1.std(), rel=1e-5)
+    assert h["1"]["saturated_fraction"][0] == np.mean(np.abs(a1) > 0.99) > 0
+    assert h["1"]["activation_quantiles"][0] == pytest.approx(np.sort(a1.ravel())[[0, 19, 96, 192, 287, 364, 383]])
+    assert h["3"]["activation_mean"][0] == pytest.approx(a3.mean(), rel=1e-5)
+    assert h["3"]["dead_fraction"][0] == np.mean(a3.max(axis=0) <= 0) == 3 / 8
+    for layer, t in (("0", theirs[0]), ("2", theirs[2]), ("4", theirs[4])):
+        g, w = t.weight.grad.numpy(), t.weight.detach().numpy()
+        assert h[layer]["grad_norm"][0] == pytest.approx(np.linalg.norm(g), rel=1e-5)
+        assert h[layer]["update_ratio"][0] == pytest.approx(0.1 * np.linalg.norm(g) / np.linalg.norm(w), rel=1e-4)
+        ranks = np.rint(np.asarray(module.QUANTILES) * (g.size - 1))  # the nearest ranks (all values pooled)
+        assert h[layer]["grad_quantiles"][0] == pytest.approx(np.sort(g.ravel())[ranks.astype(int)], rel=1e-5)
+
+
+@pytest.mark.parametrize("n, every", [(40, 16), (320, 3)], ids=["2-batches-every-16", "10-batches-every-3"])
+def test_every_epoch_has_a_record_of_every_quantity(n, every):
+    lamina.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 8), nn.Sigmoid(), nn.Linear(8, 3))
+    health = viz.TrainingHealth(every=every)
+    lamina.fit(model, data(n=n), loss=nn.CrossEntropyLoss(), optimizer=optim.Adam(model.parameters(), lr=0.01),
+               epochs=5, batch_size=32, callbacks=[health], progress=False)
+    weight = {"grad_norm", "grad_quantiles", "update_ratio"}
+    act = {"activation_mean", "activation_std", "activation_quantiles"}
+    assert {k: set(v) for k, v in health.history.items()} == {
+        "0": weight, "1": act | {"dead_fraction"}, "2": weight, "3": act | {"saturated_fraction"}, "4": weight}
+    assert all(len(values) == 5 for records in health.history.values() for values in records.values())
+
+
+class Clock:
+    """A clock that moves 0.1 s on at each reading."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        self.now += 0.1
+        return self.now
+
+
+def test_when_epochs_are_summed_follows_the_clock_and_changes_no_record_and_no_training_number():
+    """Small tensors' statistics wait for later epochs': until 128 epochs wait or `latency` seconds passed since the
+    first of them ended (the clock is read once an epoch). The records and warnings are the same whenever that
+    happens, and training computes the same numbers with the callback as without it."""
+    runs = []
+    for latency in (0.0, 0.25, 1e9, None):
+        lamina.manual_seed(0)
+        model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 8), nn.Tanh(), nn.Linear(8, 3))
+        with lamina.no_grad():
+            model[0].bias[:12] = -20.0  # most ReLU units dead: a warning
+        callbacks = []
+        if latency is not None:
+            callbacks = [viz.TrainingHealth(latency=latency, warn=False)]
+            callbacks[0].clock = Clock()
+        history = lamina.fit(model, data(n=64), loss=nn.CrossEntropyLoss(), epochs=40, batch_size=32,
+                             optimizer=optim.Adam(model.parameters(), lr=0.01), callbacks=callbacks, progress=False,
+                             health=latency is not None)
+        runs.append((history.health, history.history["loss"], [p.array.copy() for p in model.parameters()]))
+    assert [health.flushes for health, _, _ in runs[:3]] == [40, 10, 1]  # every epoch; every 4th; at the end
+    first = json.dumps(runs[0][0].to_dict())
+    assert all(json.dumps(health.to_dict()) == first for health, _, _ in runs[1:3])
+    assert len(runs[0][0].warnings) == 1 and "'1' are dead" in runs[0][0].warnings[0]
+    for _, loss, params in runs[1:]:
+        assert loss == runs[0][1] and all(np.array_equal(a, b) for a, b in zip(params, runs[0][2]))
+    with pytest.raises(ValueError, match="latency must be a number of seconds"):
+        viz.TrainingHealth(latency=-1)
