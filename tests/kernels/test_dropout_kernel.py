@@ -21,8 +21,10 @@ def _drop(x, p, seed):
 
 
 @pytest.mark.parametrize("p", [0.1, 0.5, 0.9])
-def test_the_kernel_equals_the_numpy_hashed_dropout(p):
+@pytest.mark.parametrize("layout", ["C", "transposed"])
+def test_the_kernel_equals_the_numpy_hashed_dropout(p, layout):
     x = np.random.default_rng(0).standard_normal((3, 100, 300)).astype(np.float32)
+    x = x if layout == "C" else x.transpose(0, 2, 1)  # a view: the kernel runs on a C-contiguous copy
     y, grad = _drop(x, p, 4)
     with kernels.set_enabled(False):
         y_ref, grad_ref = _drop(x, p, 4)

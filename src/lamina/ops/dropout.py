@@ -25,7 +25,8 @@ class Dropout(Function):
     """y = x·m with m = keep/(1 − p), keep ~ Bernoulli(1 − p); dy/dx = m"""
 
     def forward(self, x, p, generator):
-        if _hashed(x.size, p) and kernels.fits(x):
+        if _hashed(x.size, p) and kernels.fits_dtype(x):
+            x = np.ascontiguousarray(x)  # e.g. attention weights with their heads moved
             out, mask = np.empty_like(x), np.empty_like(x)
             kernels.dropout(x, *_keys(generator), _threshold(p), np.float32(1.0 / (1.0 - p)), out, mask)
             self.save(mask)
