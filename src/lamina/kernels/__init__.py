@@ -149,6 +149,7 @@ _HOMES = {  # kernel -> the module that defines it
     "lstm_step": "rnn",  # one step of a larger LSTM layer (lamina/ops/rnn.py)
     **dict.fromkeys(("layer_norm", "layer_norm_backward"), "norm"),  # LayerNorm over the last dim (ops/norm.py)
     "dropout": "dropout",  # a large float32 dropout: mask and product in one pass (ops/dropout.py)
+    **dict.fromkeys(("safe_softmax", "softmax_backward"), "softmax"),  # the attention's softmax (ops/reduce.py)
     **dict.fromkeys(("sgd_step", "adam_step"), "optim"),
     **dict.fromkeys(("lstm_forward", "lstm_backward", "lstm_gate_grads", "gru_forward", "gru_backward"), "rnn"),
     **dict.fromkeys(("im2col", "col2im", "max_pool", "max_pool_backward", "conv_output"), "conv"),
