@@ -1,6 +1,6 @@
 """The compiled recurrent loops (lamina/kernels/rnn.py) against the NumPy loops of lamina/ops/rnn.py: outputs,
 final states and every gradient over packed batches, both directions, with and without biases; which sizes take
-them (a large LSTM's backward takes the per-step kernel, bit for bit); and the switch."""
+them (a large LSTM takes the per-step kernels, its backward's bit for bit); and the switch."""
 
 import numpy as np
 import pytest
@@ -39,7 +39,7 @@ def _run(kind, arrays, reverse, batch_sizes=BATCH_SIZES):
 def calls(monkeypatch):
     """Counts each recurrent kernel's calls (the kernels are looked up on the module at every use)."""
     counts = {}
-    for name in ("lstm_forward", "lstm_backward", "lstm_gate_grads", "gru_forward", "gru_backward"):
+    for name in ("lstm_forward", "lstm_backward", "lstm_step", "lstm_gate_grads", "gru_forward", "gru_backward"):
         kernel = getattr(kernels, name)
 
         def counted(*args, _kernel=kernel, _name=name):
@@ -69,7 +69,7 @@ def test_large_steps_take_the_numpy_loop(kind, calls):
     gates = {"LSTM": 4, "GRU": 3}[kind]
     hidden = kernels.RNN_GATES // (gates * 8) + 1  # batch 8: just over RNN_GATES gate values per step
     _run(kind, _inputs(kind, hidden, True, np.array([8, 8], dtype=np.int64)), False, np.array([8, 8], dtype=np.int64))
-    assert calls == ({"lstm_gate_grads": 2} if kind == "LSTM" else {})  # a large LSTM's backward: one per step
+    assert calls == ({"lstm_step": 2, "lstm_gate_grads": 2} if kind == "LSTM" else {})  # a large LSTM: per step
     calls.clear()
     hidden = kernels.RNN_GATES // (gates * 8)
     _run(kind, _inputs(kind, hidden, True, np.array([8, 8], dtype=np.int64)), False, np.array([8, 8], dtype=np.int64))
@@ -77,14 +77,33 @@ def test_large_steps_take_the_numpy_loop(kind, calls):
 
 
 @pytest.mark.parametrize("reverse", [False, True])
-def test_a_large_lstm_backward_step_kernel_is_bit_identical(reverse, calls):
+def test_a_large_lstm_takes_the_step_kernels(reverse, calls):
     sizes = np.array([8, 8, 5, 2], dtype=np.int64)
     arrays = _inputs("LSTM", kernels.RNN_GATES // 32 + 1, True, sizes)
     fused = _run("LSTM", arrays, reverse, sizes)
-    assert calls == {"lstm_gate_grads": 4}
+    assert calls == {"lstm_step": 4, "lstm_gate_grads": 4}
     with kernels.set_enabled(False):
         reference = _run("LSTM", arrays, reverse, sizes)
     for ours, theirs in zip(fused, reference):
+        scale = np.abs(theirs).max()  # exp and tanh round apart; the sums over 516 gates carry it on
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5 * scale)
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_a_large_lstm_backward_step_kernel_is_bit_identical(reverse, calls):
+    sizes = np.array([8, 8, 5, 2], dtype=np.int64)
+    arrays = _inputs("LSTM", kernels.RNN_GATES // 32 + 1, True, sizes)
+    results = []
+    for enabled in (True, False):  # the forward in NumPy both times, so that the backward starts from the same
+        leaves = [lamina.tensor(a, requires_grad=True) for a in arrays]
+        with kernels.set_enabled(False):
+            out = _rnn.LSTM.apply(*leaves, batch_sizes=sizes, reverse=reverse)
+        weights = np.random.default_rng(1).standard_normal(out.shape).astype(np.float32)
+        with kernels.set_enabled(enabled):
+            (out * lamina.tensor(weights)).sum().backward()
+        results.append([t.grad.numpy() for t in leaves])
+    assert calls == {"lstm_gate_grads": 4}
+    for ours, theirs in zip(*results):
         np.testing.assert_array_equal(ours, theirs)  # arithmetic only, in the same order
 
 

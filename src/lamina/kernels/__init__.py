@@ -14,6 +14,11 @@ is arithmetic and comparisons, to float32 rounding where it calls exp or log.
     elementwise.py  cube, fourth and their backwards: x**3, x**4 as products      (for lamina/ops/arithmetic.py)
     index.py    scatter_add_rows: a table's gradient, rows summed by index     (for lamina/ops/embedding.py)
     optim.py    sgd_step, adam_step: the whole update in one pass                  (for lamina/optim/sgd.py, adam.py)
+    vecmath.py  exp32, sigmoid32, tanh32: float32 arithmetic alone, so that loops calling them vectorise
+                (any size: unlike the libm-calling kernels, these are not limited to SMALL elements)
+    norm.py     layer_norm(_backward): LayerNorm over the last dim, one pass each     (for lamina/ops/norm.py)
+    softmax.py  safe_softmax, softmax_backward: the attention's softmax, one pass each (for lamina/ops/reduce.py)
+    dropout.py  dropout: a large mask's hashed numbers, the mask and x·mask in one pass (for lamina/ops/dropout.py)
     rnn.py      lstm_forward, lstm_backward, gru_forward, gru_backward: a whole
                 direction of a recurrent layer, its gate arithmetic fused per step; lstm_gate_grads: one
                 step of the LSTM's backward, for larger layers                      (for lamina/ops/rnn.py)
@@ -146,6 +151,10 @@ _HOMES = {  # kernel -> the module that defines it
     **dict.fromkeys(("linear", "linear_backward"), "linalg"),
     **dict.fromkeys(("cube", "cube_backward", "fourth", "fourth_backward"), "elementwise"),
     "scatter_add_rows": "index",
+    "lstm_step": "rnn",  # one step of a larger LSTM layer (lamina/ops/rnn.py)
+    **dict.fromkeys(("layer_norm", "layer_norm_backward"), "norm"),  # LayerNorm over the last dim (ops/norm.py)
+    "dropout": "dropout",  # a large float32 dropout: mask and product in one pass (ops/dropout.py)
+    **dict.fromkeys(("safe_softmax", "softmax_backward"), "softmax"),  # the attention's softmax (ops/reduce.py)
     **dict.fromkeys(("sgd_step", "adam_step"), "optim"),
     **dict.fromkeys(("lstm_forward", "lstm_backward", "lstm_gate_grads", "gru_forward", "gru_backward"), "rnn"),
     **dict.fromkeys(("im2col", "col2im", "max_pool", "max_pool_backward", "conv_output"), "conv"),

@@ -6,6 +6,7 @@ from collections import namedtuple
 
 import numpy as np
 
+from lamina import kernels
 from lamina.autograd.function import Function
 from lamina.ops.arithmetic import Maximum, Minimum
 from lamina.tensor import Tensor, from_numpy
@@ -220,6 +221,30 @@ class Softmax(Function):
         (s,) = self.saved
         gs = g * s
         return gs - s * np.sum(gs, axis=self.dim, keepdims=True)
+
+
+class LastDimSafeSoftmax(Softmax):
+    """Softmax over the last dim of a C-contiguous float32 z, zeros for a row that is −inf everywhere (PyTorch's
+    _safe_softmax, the attention's): forward and backward one kernel pass each (kernels/softmax.py)"""
+
+    def forward(self, z, dim):
+        self.dim = z.ndim - 1
+        s = np.empty_like(z)
+        kernels.safe_softmax(z.reshape(-1, z.shape[-1]), s.reshape(-1, z.shape[-1]))
+        self.save(s)
+        return s
+
+    def backward(self, g):
+        if not kernels.fits(g):  # a gradient that is not C-contiguous float32, or the kernels switched off since
+            return super().backward(g)
+        (s,) = self.saved
+        out = np.empty_like(g)
+        kernels.softmax_backward(g.reshape(-1, g.shape[-1]), s.reshape(-1, g.shape[-1]), out.reshape(-1, g.shape[-1]))
+        return out
+
+    @property
+    def name(self) -> str:
+        return "SoftmaxBackward0"  # the same op in the graph; only its implementation differs
 
 
 def log_softmax_array(z, dim):

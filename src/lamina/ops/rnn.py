@@ -25,6 +25,7 @@ import numpy as np
 
 from lamina import kernels
 from lamina.autograd.function import Function
+from lamina.ops import scratch
 from lamina.ops.unary import sigmoid_array
 
 
@@ -46,6 +47,11 @@ def _use_kernels(batch_sizes, gates, *arrays) -> bool:
     gate values per step, slower from 8192, where NumPy's vectorised exp and tanh win)."""
     return (int(batch_sizes[0]) * gates.shape[1] <= kernels.RNN_GATES and kernels.fits(gates)
             and all(kernels.fits(a) for a in arrays))
+
+
+def _fits_all(*arrays) -> bool:
+    """The kernels apply to every array given (C-contiguous float32, kernels enabled)."""
+    return all(kernels.fits(a) for a in arrays)
 
 
 def _sigmoid_in_place(v) -> None:
@@ -119,20 +125,29 @@ class LSTM(Function):
     def forward(self, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr=None, *, batch_sizes, reverse):
         n_rows, (batch, hidden) = x.shape[0], c0.shape
         self.batch_sizes, self.reverse, self.has_bias = batch_sizes, reverse, b_ih is not None
-        gates = np.dot(x, w_ih.T)  # (N, 4H): becomes the gates' activations, step by step
+        # (N, 4H): becomes the gates' activations, step by step; it and the other arrays saved for the backward
+        # are scratch buffers, reused from step to step (fresh pages cost a fault each on first write)
+        gates = np.dot(x, w_ih.T, out=scratch.take((n_rows, 4 * hidden), x.dtype))
         if b_ih is not None:
             gates += b_ih + b_hh
         width = h0.shape[1]
-        result = (np.empty if w_hr is None else np.zeros)((n_rows + 2 * batch, hidden), dtype=x.dtype)
+        result = np.empty((n_rows + 2 * batch, hidden), dtype=x.dtype) if w_hr is None else \
+            np.zeros((n_rows + 2 * batch, hidden), dtype=x.dtype)
         h, c = h0.copy(), c0.copy()
-        h_prev, c_prev, tanh_c = np.empty((n_rows, width), x.dtype), np.empty_like(gates[:, :hidden]), \
-            np.empty_like(gates[:, :hidden])
+        h_prev, c_prev, tanh_c = (scratch.take((n_rows, size), x.dtype) for size in (width, hidden, hidden))
         m_all = None if w_hr is None else np.empty_like(tanh_c)  # o·tanh(c) before the projection
         two, three = 2 * hidden, 3 * hidden
         if w_hr is None and _use_kernels(batch_sizes, gates, h, c, w_hh):
             kernels.lstm_forward(gates, h, c, np.ascontiguousarray(w_hh.T), *_blocks(batch_sizes, reverse),
                                  result[:n_rows], h_prev, c_prev, tanh_c)
             batch_sizes = ()  # the loop below has nothing left to do
+        elif w_hr is None and _fits_all(gates, h, c, w_hh):  # larger: the loop here, each step's arithmetic compiled
+            hp, w_hh_t = np.empty_like(gates[:batch]), w_hh.T  # hp: a step's recurrent product h·W_hhᵀ
+            for s, n in steps(batch_sizes, reverse):
+                np.dot(h[:n], w_hh_t, out=hp[:n])
+                kernels.lstm_step(gates[s:s + n], hp[:n], h[:n], c[:n], result[s:s + n], h_prev[s:s + n],
+                                  c_prev[s:s + n], tanh_c[s:s + n])
+            batch_sizes = ()
         g_pre = np.empty_like(c)  # the g gate's pre-activation, while σ runs over the whole block
         for s, n in steps(batch_sizes, reverse):
             z = gates[s:s + n]
@@ -164,7 +179,7 @@ class LSTM(Function):
         n_rows, width, hidden = x.shape[0], h_prev.shape[1], tanh_c.shape[1]
         batch = (g.shape[0] - n_rows) // 2
         g_out, dh, dc = g[:n_rows, :width], g[n_rows:n_rows + batch, :width].copy(), g[n_rows + batch:].copy()
-        d = np.empty_like(gates)  # dL/d(pre-activation gates)
+        d = scratch.take(gates.shape, gates.dtype)  # dL/d(pre-activation gates)
         dh_all = None if w_hr is None else np.empty_like(h_prev)  # dL/dh_t, for dL/dW_hr
         two, three = 2 * hidden, 3 * hidden
         batch_sizes = self.batch_sizes
@@ -172,13 +187,13 @@ class LSTM(Function):
             kernels.lstm_backward(gates, tanh_c, c_prev, g_out, w_hh, *_blocks(batch_sizes, not self.reverse), dh,
                                   dc, d)
             batch_sizes = ()
-        step_kernel = w_hr is None and kernels.fits(g) and kernels.fits(gates) and kernels.fits(w_hh)
-        for s, n in steps(batch_sizes, not self.reverse):
-            if step_kernel:  # a larger layer: this step's gate arithmetic in one compiled pass, then the product
+        elif w_hr is None and _fits_all(g, gates, w_hh):  # larger: each step's gate arithmetic in one compiled pass
+            for s, n in steps(batch_sizes, not self.reverse):
                 kernels.lstm_gate_grads(gates[s:s + n], tanh_c[s:s + n], c_prev[s:s + n], g_out[s:s + n], dh[:n],
                                         dc[:n], d[s:s + n])
-                dh[:n] = np.dot(d[s:s + n], w_hh)
-                continue
+                np.dot(d[s:s + n], w_hh, out=dh[:n])
+            batch_sizes = ()
+        for s, n in steps(batch_sizes, not self.reverse):
             z, tc = gates[s:s + n], tanh_c[s:s + n]
             i, f, gg, o = z[:, :hidden], z[:, hidden:two], z[:, two:three], z[:, three:]
             dhn = g_out[s:s + n] + dh[:n]

@@ -18,6 +18,7 @@ import math
 
 import numpy as np
 
+from lamina import kernels
 from lamina.nn import functional as F
 from lamina.nn.module import LayerInputError
 from lamina.ops import linalg as _linalg
@@ -48,6 +49,8 @@ def _check_mask(name: str, label: str, mask, dtype, shape=None) -> np.ndarray | 
 
 def _safe_softmax(scores: Tensor) -> Tensor:
     """softmax over the last dim, with 0 (not NaN) for a row that is −inf everywhere (PyTorch's _safe_softmax)."""
+    if scores.ndim and scores.size and kernels.fits(scores.array):  # one kernel pass, dead rows included
+        return _reduce.LastDimSafeSoftmax.apply(scores, dim=scores.ndim - 1)
     dead = np.all(scores.array == -np.inf, axis=-1, keepdims=True)
     if not dead.any():
         return _reduce.Softmax.apply(scores, dim=scores.ndim - 1)
