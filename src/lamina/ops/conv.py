@@ -140,6 +140,49 @@ def _add_bias(y, b):
     return y
 
 
+DIRECT = 32  # input values per output (C/G · kernel size) up to which the direct loops beat im2col + GEMM
+
+
+def direct_fits(x, w, b) -> bool:
+    """True when kernels.direct_conv applies and pays: 1-D or 2-D float32 input, few input values per output."""
+    return (x.ndim in (3, 4) and w.shape[1] * math.prod(w.shape[2:]) <= DIRECT and kernels.fits(x)
+            and kernels.fits(w) and (b is None or kernels.fits(b)))
+
+
+def direct_reference(x, w, b, stride, padding, dilation, groups, out):
+    """The direct convolution in NumPy, the definition kernels.direct_conv follows bit for bit: y = b, then for each
+    input channel c of a group and each kernel offset k in order, y += w[:, c, k] · (the padded input at offset k)
+    over the outputs of that group, a product then a sum."""
+    n, o, cg, d = x.shape[0], w.shape[0], w.shape[1], x.ndim - 2
+    win = windows(pad_zeros(x, padding), w.shape[2:], stride, dilation, out)  # (N, C, *out, *kernel)
+    y = np.zeros((n, o) + tuple(out), dtype=x.dtype)
+    _add_bias(y, b)
+    og = o // groups
+    for g in range(groups):
+        ys = y[:, g * og:(g + 1) * og]
+        for c in range(cg):
+            for k in np.ndindex(*w.shape[2:]):
+                scale = w[(slice(g * og, (g + 1) * og), c) + k].reshape((-1,) + (1,) * d)
+                ys += scale * win[(slice(None), g * cg + c, Ellipsis) + k][:, None]
+    return y
+
+
+def _direct_geometry(x, w, stride, padding, dilation):
+    """kernels.direct_conv's geometry: the padded plane (hp, wp), low padding, stride and dilation (1-D as H = 1)."""
+    padded = tuple(m + lo + hi for m, (lo, hi) in zip(x.shape[2:], padding))
+    hp, wp = (1,) + padded if len(padded) == 1 else padded
+    _, _, sh, sw, ph, pw, dh, dw = plane_geometry(w.shape[2:], stride, padding, dilation)
+    return hp, wp, ph, pw, sh, sw, dh, dw
+
+
+def _direct(x, w, b, stride, padding, dilation, groups, out):
+    y = np.empty((x.shape[0], w.shape[0]) + tuple(out), dtype=x.dtype)
+    d = x.ndim - 2
+    kernels.direct_conv(as_planes(x, d), as_planes(w, d), b, *_direct_geometry(x, w, stride, padding, dilation),
+                        groups, as_planes(y, d))
+    return y
+
+
 BLOCK = 2**21  # column-matrix elements per block of samples when nothing is kept for backward (8 MiB of float32)
 
 
@@ -161,12 +204,25 @@ class Convolution(Function):
     """y = W·cols(x) + b, one GEMM per group; dW = G·colsᵀ, dx = col2im(Wᵀ·G), db = Σ G over all dims but 1.
 
     ``keep=False`` (no graph is recorded: inference): blocks of samples whose column matrix stays in the cache,
-    one after another, instead of one large matrix."""
+    one after another, instead of one large matrix.
+
+    Few input values per output (``direct_fits``): kernels.direct_conv without a column matrix, x kept for the
+    backward pass instead of its columns, which the backward pass makes for dW (dx needs only W and G)."""
+
+    direct = False
 
     def forward(self, x, w, b, stride, padding, dilation, groups, keep=True):
         n, size, kernel = x.shape[0], x.shape[2:], w.shape[2:]
         out = tuple((m + lo + hi - dl * (k - 1) - 1) // s + 1
                     for m, (lo, hi), k, s, dl in zip(size, padding, kernel, stride, dilation))
+        if direct_fits(x, w, b):
+            y = _direct(x, w, b, stride, padding, dilation, groups, out)
+            if keep:
+                self.direct = True
+                self.geometry = (n, x.shape[1], size, kernel, out, stride, padding, dilation, groups)
+                self.has_bias = b is not None
+                self.save(x, w)
+            return y
         y = np.empty((n, w.shape[0]) + out, dtype=x.dtype)
         per_sample = x.shape[1] * math.prod(kernel) * math.prod(out)
         if keep or n * per_sample <= BLOCK:
@@ -183,6 +239,8 @@ class Convolution(Function):
         return y
 
     def backward(self, g):
+        if self.direct:
+            return self._direct_backward(g)
         cols, wg = self.saved
         n, c, size, kernel, out, stride, padding, dilation, groups = self.geometry
         gm = _by_group(g, groups)  # (G, O/G, N·L)
@@ -195,6 +253,22 @@ class Convolution(Function):
                 (-1, c // groups) + kernel)
         if self.has_bias and self.needs[2]:
             gb = gm.sum(axis=-1).reshape(-1)  # the rows of the contiguous (O, N·L) copy: quicker than g's axes 0, 2
+        return gx, gw, gb
+
+    def _direct_backward(self, g):
+        x, w = self.saved
+        n, c, size, kernel, out, stride, padding, dilation, groups = self.geometry
+        gm = _by_group(g, groups)  # (G, O/G, N·L)
+        gx = gw = gb = None
+        if self.needs[0]:
+            wg = w.reshape(groups, w.shape[0] // groups, -1)
+            gcols = np.matmul(wg.transpose(0, 2, 1), gm, out=scratch.take((groups, wg.shape[2], gm.shape[2]), g.dtype))
+            gx = col2im_to(gcols.reshape((c,) + kernel + (n,) + out), size, stride, padding, dilation)
+        if self.needs[1]:
+            cols = im2col(x, kernel, stride, padding, dilation, out).reshape(groups, -1, gm.shape[2])
+            gw = np.matmul(gm, cols.transpose(0, 2, 1)).reshape(w.shape)
+        if self.has_bias and self.needs[2]:
+            gb = gm.sum(axis=-1).reshape(-1)
         return gx, gw, gb
 
     @property
