@@ -140,12 +140,19 @@ def _add_bias(y, b):
     return y
 
 
-DIRECT = 32  # input values per output (C/G · kernel size) up to which the direct loops beat im2col + GEMM
+# input values per output (C/G · kernel size) up to which kernels.direct_conv beats im2col + GEMM, measured on
+# 2-D stride-1 layers at batch 64 (2 BLAS threads): forward alone 0.3-0.65x of im2col's time for 9 to 36, 0.9x at
+# 54, 1.05x at 150; forward + backward (which still makes the columns, for dW) 0.85-0.9x up to 25, 1.0-1.15x above.
+# 1-D layers and strides > 1 lost (2-3.5x slower: rows too short for the loop to pay): they keep im2col.
+DIRECT = 25  # when the graph is kept for a backward pass
+DIRECT_INFERENCE = 54  # when it is not
 
 
-def direct_fits(x, w, b) -> bool:
-    """True when kernels.direct_conv applies and pays: 1-D or 2-D float32 input, few input values per output."""
-    return (x.ndim in (3, 4) and w.shape[1] * math.prod(w.shape[2:]) <= DIRECT and kernels.fits(x)
+def direct_fits(x, w, b, keep: bool = True) -> bool:
+    """True when kernels.direct_conv applies and pays: 2-D float32 input, few input values per output (see DIRECT).
+    The stride is checked by the caller."""
+    limit = DIRECT if keep else DIRECT_INFERENCE
+    return (x.ndim == 4 and w.shape[1] * math.prod(w.shape[2:]) <= limit and kernels.fits(x)
             and kernels.fits(w) and (b is None or kernels.fits(b)))
 
 
@@ -167,19 +174,11 @@ def direct_reference(x, w, b, stride, padding, dilation, groups, out):
     return y
 
 
-def _direct_geometry(x, w, stride, padding, dilation):
-    """kernels.direct_conv's geometry: the padded plane (hp, wp), low padding, stride and dilation (1-D as H = 1)."""
-    padded = tuple(m + lo + hi for m, (lo, hi) in zip(x.shape[2:], padding))
-    hp, wp = (1,) + padded if len(padded) == 1 else padded
-    _, _, sh, sw, ph, pw, dh, dw = plane_geometry(w.shape[2:], stride, padding, dilation)
-    return hp, wp, ph, pw, sh, sw, dh, dw
-
-
-def _direct(x, w, b, stride, padding, dilation, groups, out):
+def _direct(x, w, b, padding, dilation, groups, out):
+    """kernels.direct_conv at stride 1: y (N, O, *out)."""
     y = np.empty((x.shape[0], w.shape[0]) + tuple(out), dtype=x.dtype)
-    d = x.ndim - 2
-    kernels.direct_conv(as_planes(x, d), as_planes(w, d), b, *_direct_geometry(x, w, stride, padding, dilation),
-                        groups, as_planes(y, d))
+    (hp, wp), ((ph, _), (pw, _)) = (tuple(m + lo + hi for m, (lo, hi) in zip(x.shape[2:], padding)), padding)
+    kernels.direct_conv(x, w, b, hp, wp, ph, pw, *dilation, groups, y)
     return y
 
 
@@ -215,8 +214,8 @@ class Convolution(Function):
         n, size, kernel = x.shape[0], x.shape[2:], w.shape[2:]
         out = tuple((m + lo + hi - dl * (k - 1) - 1) // s + 1
                     for m, (lo, hi), k, s, dl in zip(size, padding, kernel, stride, dilation))
-        if direct_fits(x, w, b):
-            y = _direct(x, w, b, stride, padding, dilation, groups, out)
+        if all(s == 1 for s in stride) and direct_fits(x, w, b, keep):
+            y = _direct(x, w, b, padding, dilation, groups, out)
             if keep:
                 self.direct = True
                 self.geometry = (n, x.shape[1], size, kernel, out, stride, padding, dilation, groups)
