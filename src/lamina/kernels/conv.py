@@ -54,8 +54,13 @@ def im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, cols):
                         src = x[n, c, r]
                         for q in range(lo):
                             row[q] = _0
-                        for q in range(lo, hi):
-                            row[q] = src[q * sw - pw + j * dw]
+                        if sw == 1:  # contiguous slices: the copy vectorises
+                            d, s = row[lo:hi], src[lo - pw + j * dw:hi - pw + j * dw]
+                            for t in range(hi - lo):
+                                d[t] = s[t]
+                        else:
+                            for q in range(lo, hi):
+                                row[q] = src[q * sw - pw + j * dw]
                         for q in range(hi, ow):
                             row[q] = _0
 
@@ -78,8 +83,13 @@ def col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, out):
                             continue
                         dst = out[n, c, r]
                         row = cols[c, i, j, n, p]
-                        for q in range(lo, hi):
-                            dst[q * sw - pw + j * dw] += row[q]
+                        if sw == 1:  # contiguous slices: the additions vectorise
+                            d, s = dst[lo - pw + j * dw:hi - pw + j * dw], row[lo:hi]
+                            for t in range(hi - lo):
+                                d[t] += s[t]
+                        else:
+                            for q in range(lo, hi):
+                                dst[q * sw - pw + j * dw] += row[q]
 
 
 @jit
