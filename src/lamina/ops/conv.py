@@ -128,6 +128,15 @@ def _by_group(a, groups):
     return a.reshape(n, groups, c // groups, -1).transpose(1, 2, 0, 3).reshape(groups, c // groups, -1)
 
 
+def _gradient_by_group(g, groups):
+    """_by_group of an output gradient, in a scratch buffer (conv.scratch; a fresh one costs page faults)."""
+    n, c = g.shape[:2]
+    view = g.reshape(n, groups, c // groups, -1).transpose(1, 2, 0, 3)
+    m = scratch.take(view.shape, g.dtype)
+    np.copyto(m, view)
+    return m.reshape(groups, c // groups, -1)
+
+
 def _from_group(m, n, size):
     """(G, C/G, N·L) -> (N, C, *size), C-contiguous."""
     c = m.shape[0] * m.shape[1]
@@ -242,7 +251,7 @@ class Convolution(Function):
             return self._direct_backward(g)
         cols, wg = self.saved
         n, c, size, kernel, out, stride, padding, dilation, groups = self.geometry
-        gm = _by_group(g, groups)  # (G, O/G, N·L)
+        gm = _gradient_by_group(g, groups)  # (G, O/G, N·L)
         gx = gw = gb = None
         if self.needs[0]:
             gcols = np.matmul(wg.transpose(0, 2, 1), gm, out=scratch.take((groups, wg.shape[2], gm.shape[2]), g.dtype))
@@ -257,7 +266,7 @@ class Convolution(Function):
     def _direct_backward(self, g):
         x, w = self.saved
         n, c, size, kernel, out, stride, padding, dilation, groups = self.geometry
-        gm = _by_group(g, groups)  # (G, O/G, N·L)
+        gm = _gradient_by_group(g, groups)  # (G, O/G, N·L)
         gx = gw = gb = None
         if self.needs[0]:
             wg = w.reshape(groups, w.shape[0] // groups, -1)
