@@ -40,29 +40,34 @@ def im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, cols):
     conv.columns(conv.windows(pad_zeros(x))) in conv.im2col; cols is (C, kh, kw, N, oh, ow)."""
     nb, nc, h, w = x.shape
     oh, ow = cols.shape[4], cols.shape[5]
+    xf, cf = x.ravel(), cols.ravel()  # flat indices: no array view made per row
+    at = 0  # the start of row (c, i, j, n, p) in cols
     for c in range(nc):
         for i in range(kh):
             for j in range(kw):
-                lo, hi = _span(ow, sw, j * dw - pw, w)
+                off = j * dw - pw
+                lo, hi = _span(ow, sw, off, w)
                 for n in range(nb):
                     for p in range(oh):
                         r = p * sh - ph + i * dh
-                        row = cols[c, i, j, n, p]
                         if r < 0 or r >= h:
-                            row[:] = _0
+                            for q in range(ow):
+                                cf[at + q] = _0
+                            at += ow
                             continue
-                        src = x[n, c, r]
+                        src = ((n * nc + c) * h + r) * w + off
                         for q in range(lo):
-                            row[q] = _0
+                            cf[at + q] = _0
                         if sw == 1:  # contiguous slices: the copy vectorises
-                            d, s = row[lo:hi], src[lo - pw + j * dw:hi - pw + j * dw]
+                            d, s = cf[at + lo:at + hi], xf[src + lo:src + hi]
                             for t in range(hi - lo):
                                 d[t] = s[t]
                         else:
                             for q in range(lo, hi):
-                                row[q] = src[q * sw - pw + j * dw]
+                                cf[at + q] = xf[src + q * sw]
                         for q in range(hi, ow):
-                            row[q] = _0
+                            cf[at + q] = _0
+                        at += ow
 
 
 @jit
