@@ -56,7 +56,9 @@ def test_col2im_is_the_adjoint_of_im2col():
                       rtol=1e-5)
 
 
-def test_convolution_output_kernel_equals_transpose_and_bias():
+def test_convolution_output_kernel_equals_transpose_and_bias(monkeypatch):
+    monkeypatch.setattr(conv, "DIRECT", 0)  # the im2col path (the direct path: test_conv_direct_kernels.py)
+    monkeypatch.setattr(conv, "DIRECT_INFERENCE", 0)
     rng = np.random.default_rng(1)
     x = rng.standard_normal((3, 4, 6, 5)).astype(np.float32)
     w = rng.standard_normal((6, 2, 3, 3)).astype(np.float32)
@@ -138,6 +140,8 @@ def test_inference_in_blocks_of_samples_equals_the_whole_batch(on, monkeypatch):
     w = lamina.tensor(rng.standard_normal((6, 2, 3, 2)).astype(np.float32), requires_grad=True)
     b = lamina.tensor(rng.standard_normal(6).astype(np.float32), requires_grad=True)
     monkeypatch.setattr(conv, "BLOCK", 2 * 4 * 6 * 9 * 8)  # two samples' columns per block: blocks of 2, 2, 2, 1
+    monkeypatch.setattr(conv, "DIRECT", 0)  # the im2col path, which the blocks are for
+    monkeypatch.setattr(conv, "DIRECT_INFERENCE", 0)
     with kernels.set_enabled(on):
         whole = F.conv2d(x, w, b, stride=(1, 2), padding=1, groups=2)
         with lamina.no_grad():

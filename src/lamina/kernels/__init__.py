@@ -24,6 +24,8 @@ is arithmetic and comparisons, to float32 rounding where it calls exp or log.
                 step of the LSTM's backward, for larger layers                      (for lamina/ops/rnn.py)
     conv.py     im2col, col2im, conv_output, max_pool(_backward): sliding windows
                 in one pass                                                        (for lamina/ops/conv.py, pool.py)
+    conv_direct.py  direct_conv: a convolution with few input values per output, without im2col
+                                                                                   (for lamina/ops/conv.py)
 
 This package imports neither ``ops`` nor ``optim``; they import it. It loads numba (0.6 s) only on the first
 kernel call: ``kernels.relu`` is looked up by ``__getattr__`` below, which imports the kernel's module (and
@@ -158,6 +160,7 @@ _HOMES = {  # kernel -> the module that defines it
     **dict.fromkeys(("sgd_step", "adam_step"), "optim"),
     **dict.fromkeys(("lstm_forward", "lstm_backward", "lstm_gate_grads", "gru_forward", "gru_backward"), "rnn"),
     **dict.fromkeys(("im2col", "col2im", "max_pool", "max_pool_backward", "conv_output"), "conv"),
+    "direct_conv": "conv_direct",
 }
 
 

@@ -40,24 +40,34 @@ def im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, cols):
     conv.columns(conv.windows(pad_zeros(x))) in conv.im2col; cols is (C, kh, kw, N, oh, ow)."""
     nb, nc, h, w = x.shape
     oh, ow = cols.shape[4], cols.shape[5]
+    xf, cf = x.ravel(), cols.ravel()  # flat indices: no array view made per row
+    at = 0  # the start of row (c, i, j, n, p) in cols
     for c in range(nc):
         for i in range(kh):
             for j in range(kw):
-                lo, hi = _span(ow, sw, j * dw - pw, w)
+                off = j * dw - pw
+                lo, hi = _span(ow, sw, off, w)
                 for n in range(nb):
                     for p in range(oh):
                         r = p * sh - ph + i * dh
-                        row = cols[c, i, j, n, p]
                         if r < 0 or r >= h:
-                            row[:] = _0
+                            for q in range(ow):
+                                cf[at + q] = _0
+                            at += ow
                             continue
-                        src = x[n, c, r]
+                        src = ((n * nc + c) * h + r) * w + off
                         for q in range(lo):
-                            row[q] = _0
-                        for q in range(lo, hi):
-                            row[q] = src[q * sw - pw + j * dw]
+                            cf[at + q] = _0
+                        if sw == 1:  # contiguous slices: the copy vectorises
+                            d, s = cf[at + lo:at + hi], xf[src + lo:src + hi]
+                            for t in range(hi - lo):
+                                d[t] = s[t]
+                        else:
+                            for q in range(lo, hi):
+                                cf[at + q] = xf[src + q * sw]
                         for q in range(hi, ow):
-                            row[q] = _0
+                            cf[at + q] = _0
+                        at += ow
 
 
 @jit
@@ -78,8 +88,13 @@ def col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, out):
                             continue
                         dst = out[n, c, r]
                         row = cols[c, i, j, n, p]
-                        for q in range(lo, hi):
-                            dst[q * sw - pw + j * dw] += row[q]
+                        if sw == 1:  # contiguous slices: the additions vectorise
+                            d, s = dst[lo - pw + j * dw:hi - pw + j * dw], row[lo:hi]
+                            for t in range(hi - lo):
+                                d[t] += s[t]
+                        else:
+                            for q in range(lo, hi):
+                                dst[q * sw - pw + j * dw] += row[q]
 
 
 @jit
@@ -133,10 +148,12 @@ def _max_pool_pass(x, kh, kw, sh, sw, ph, pw, dh, dw, y, arg, exact):
 @jit
 def _max_pool_2x2(x, sh, sw, y, arg, exact):
     """max_pool of undilated 2×2 windows that all lie inside x (no padding reached): the four reads unrolled and
-    the NaN test hoisted out of the loops (several times quicker than the general pass)."""
+    the NaN test hoisted out of the loops (several times quicker than the general pass). Returns the sum of the
+    windows' elements when ``exact`` is False (not finite: a window may hold a NaN, run again with ``exact``)."""
     nb, nc, h, w = x.shape
     oh, ow = y.shape[2], y.shape[3]
     xf, yf, af = x.ravel(), y.ravel(), arg.ravel()
+    total = _0
     o = 0
     for plane in range(nb * nc):
         for p in range(oh):
@@ -157,6 +174,7 @@ def _max_pool_2x2(x, sh, sw, y, arg, exact):
                 for q in range(ow):
                     a, b = xf[r0 + q * sw], xf[r0 + q * sw + 1]
                     c, d = xf[r1 + q * sw], xf[r1 + q * sw + 1]
+                    total += (a + b) + (c + d)
                     best, at = a, 0
                     take = b > best
                     best, at = (b, 1) if take else (best, at)
@@ -167,6 +185,7 @@ def _max_pool_2x2(x, sh, sw, y, arg, exact):
                     yf[o + q] = best
                     af[o + q] = at
             o += ow
+    return total
 
 
 def max_pool(x, kh, kw, sh, sw, ph, pw, dh, dw, y, arg):
@@ -175,13 +194,15 @@ def max_pool(x, kh, kw, sh, sw, ph, pw, dh, dw, y, arg):
 
     Selects instead of branches (comparisons of random data mispredict half the time), undilated 2×2 windows
     inside x in their own unrolled loop. NaN-aware comparisons cost five times as much, so they run only when x has
-    a NaN (or infinities of both signs): NumPy's vectorised sum of x tells, in a fraction of the time."""
-    exact = not np.isfinite(np.add.reduce(x, axis=None))
+    a NaN (or infinities of both signs, or a sum that overflows): the sum of x tells, NumPy's vectorised one before
+    the general pass, and for 2×2 windows the quick pass's own sum of what it read (one pass over x less), after
+    which a window with a NaN is pooled again, exactly."""
     inside = (y.shape[2] - 1) * sh + 2 <= x.shape[2] and (y.shape[3] - 1) * sw + 2 <= x.shape[3]
     if (kh, kw, dh, dw, ph, pw) == (2, 2, 1, 1, 0, 0) and inside:
-        _max_pool_2x2(x, sh, sw, y, arg, exact)
+        if not np.isfinite(_max_pool_2x2(x, sh, sw, y, arg, False)):
+            _max_pool_2x2(x, sh, sw, y, arg, True)
     else:
-        _max_pool_pass(x, kh, kw, sh, sw, ph, pw, dh, dw, y, arg, exact)
+        _max_pool_pass(x, kh, kw, sh, sw, ph, pw, dh, dw, y, arg, not np.isfinite(np.add.reduce(x, axis=None)))
 
 
 @jit
