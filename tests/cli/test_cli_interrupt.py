@@ -175,7 +175,8 @@ SWAPS = ["SIGTERM in", "SIGINT paused", "SIGTERM paused", "SIGINT back", "SIGTER
 
 @pytest.mark.parametrize("k", range(len(SWAPS)), ids=SWAPS)
 @pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
-def test_a_signal_pending_at_any_handler_swap_leaves_every_handler_as_it_was(monkeypatch, signame, k):
+def test_a_signal_pending_at_any_handler_swap_leaves_every_handler_as_it_was(monkeypatch, signal_pending_at, signame,
+                                                                             k):
     """lamina train's handler swaps (SIGTERM as Ctrl-C for the whole command; both paused while the run's files are
     written), each with a signal pending just before it, as CPython then runs: the pending handler first (and when
     it raises, no swap). Whatever happens, both handlers end as they were, and the signal is honoured (a
@@ -186,15 +187,7 @@ def test_a_signal_pending_at_any_handler_swap_leaves_every_handler_as_it_was(mon
         pytest.skip("before lamina handles SIGTERM, SIGTERM ends the process")
     signum = getattr(signal, signame)
     before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    real, calls = signal.signal, []
-
-    def swap(s, handler):
-        calls.append(s)
-        if len(calls) - 1 == k:
-            signal.raise_signal(signum)
-        return real(s, handler)
-
-    monkeypatch.setattr(signal, "signal", swap)
+    signal_pending_at(signum, k)
     raised = False
     try:
         with command._SigtermAsCtrlC(), command._SignalsDeferred():

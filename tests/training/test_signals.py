@@ -31,20 +31,6 @@ def raising(signum, frame):
     raise KeyboardInterrupt
 
 
-def pending_at(monkeypatch, signum, k):
-    """From now on, the k-th call of signal.signal (counted from 0) finds ``signum`` pending."""
-    real, calls = signal.signal, []
-
-    def swap(s, handler):
-        calls.append(s)
-        if len(calls) - 1 == k:
-            signal.raise_signal(signum)
-        return real(s, handler)
-
-    monkeypatch.setattr(signal, "signal", swap)
-    return calls
-
-
 def noted(signum, frame):
     noted.seen.append(signum)
 
@@ -54,10 +40,10 @@ noted.seen = []
 
 @pytest.mark.parametrize("k", range(4))  # the two swaps in, the two back
 @pytest.mark.parametrize("signum", SIGNALS)
-def test_every_handler_is_put_back_whichever_swap_a_signal_interrupts(monkeypatch, signum, k):
+def test_every_handler_is_put_back_whichever_swap_a_signal_interrupts(monkeypatch, signal_pending_at, signum, k):
     before = {s: signal.getsignal(s) for s in SIGNALS}
     noted.seen.clear()
-    calls = pending_at(monkeypatch, signum, k)
+    calls = signal_pending_at(signum, k)
     raised = ran = False
     try:
         with HandlersReplaced({signal.SIGINT: noted, signal.SIGTERM: noted}):
