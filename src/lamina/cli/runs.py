@@ -284,9 +284,9 @@ def _new_config(args) -> dict:
         what = "images" if kind.images else "its own datasets"
         raise CLIError(f"--model {model} trains on {what}: use --data {' | '.join(kind.datasets)}, not {given}")
     if not kind.images:
-        for flag in ("channels", "kernel_size", "augment"):
-            if getattr(args, flag) not in (None, False):
-                raise CLIError(f"--{flag.replace('_', '-')} is for image models (--model cnn), not --model {model}")
+        for dest in ("channels", "kernel_size", "augment"):
+            if getattr(args, dest) not in (None, False):
+                raise CLIError(f"{flag(dest)} is for image models (--model cnn), not --model {model}")
     d = {**kind.generic, **kind.defaults.get(name, {})}
     pick = {k: getattr(args, k) for k in ("activation", "epochs", "lr", "batch_size", "weight_decay", "optimizer",
                                           "dropout", "kernel_size") if getattr(args, k) is not None}
@@ -311,6 +311,11 @@ def _new_config(args) -> dict:
     if args.clip_grad_norm is not None:
         config["clip_grad_norm"] = args.clip_grad_norm
     return config
+
+
+def flag(dest: str) -> str:
+    """The command-line flag of an argument's dest: 'clip_grad_norm' -> '--clip-grad-norm'."""
+    return "--" + dest.replace("_", "-")
 
 
 def check_settings(d: dict, args) -> None:

@@ -29,8 +29,8 @@ from lamina.cli.runs import (
     _new_run_dir,
     _optimizer,
     _read_json,
-    _run_dir,
     build_model,
+    flag,
     load_run,
 )
 from lamina.cli.train import (
@@ -38,6 +38,7 @@ from lamina.cli.train import (
     _EpochLines,
     _epochs_done,
     _Printer,
+    _resume_config,
     _SignalsDeferred,
     _SigtermAsCtrlC,
 )
@@ -54,10 +55,6 @@ SEQUENCE_FLAGS = ("text", "context", "layers", "heads", "embedding_dim")
 _NOT_FOR_TEXT = ("csv", "target", "task", "channels", "kernel_size", "augment", "activation", "batchnorm", "root")
 _RESUME_FIXED = ("model", "data", "text", "context", "layers", "heads", "embedding_dim", "hidden", "dropout",
                  "optimizer", "lr", "weight_decay", "batch_size", "test_size", "seed", "out")
-
-
-def _flag(dest: str) -> str:
-    return "--" + dest.replace("_", "-")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -105,7 +102,7 @@ def _is_sequence(args) -> bool:
             args.model = "lstm"  # text makes a character model; an LSTM unless --model says otherwise
         if args.model in SEQUENCE_MODELS:
             return True
-        given = [_flag(k) for k in SEQUENCE_FLAGS if getattr(args, k) is not None]
+        given = [flag(k) for k in SEQUENCE_FLAGS if getattr(args, k) is not None]
         if given:
             raise CLIError(f"{', '.join(given)}: for sequence models (--model {'|'.join(SEQUENCE_MODELS)}), not "
                            f"--model {args.model or 'mlp'}")
@@ -159,11 +156,11 @@ def _new_config(args) -> dict:
     model = args.model
     for dest in _NOT_FOR_TEXT:
         if getattr(args, dest) not in (None, False):
-            raise CLIError(f"{_flag(dest)} is not for sequence models (--model {model} trains on text)")
+            raise CLIError(f"{flag(dest)} is not for sequence models (--model {model} trains on text)")
     not_for = {"heads": model != "transformer", "embedding_dim": model == "transformer"}
     for dest, refused in not_for.items():
         if refused and getattr(args, dest) is not None:
-            raise CLIError(f"{_flag(dest)} is not for --model {model}"
+            raise CLIError(f"{flag(dest)} is not for --model {model}"
                            + (" (its embedding size is --hidden, d_model)" if dest == "embedding_dim" else ""))
     if args.text and args.data:
         raise CLIError("give either --data or --text, not both")
@@ -182,7 +179,7 @@ def _new_config(args) -> dict:
     for key in ("context", "layers", "hidden", "epochs", "batch_size") + (
             ("heads",) if model == "transformer" else ("embedding_dim",)):
         if d[key] < 1:
-            raise CLIError(f"{_flag(key)} must be a positive integer, got {d[key]}")
+            raise CLIError(f"{flag(key)} must be a positive integer, got {d[key]}")
     if d["lr"] <= 0:
         raise CLIError(f"--lr must be positive, got {d['lr']}")
     if not 0 <= d["dropout"] < 1:
@@ -233,16 +230,7 @@ def cmd_train(args) -> int:
 def _cmd_train(args) -> int:
     say = _Printer(args)
     if args.resume:
-        fixed = [_flag(k) for k in _RESUME_FIXED + _NOT_FOR_TEXT if getattr(args, k) not in (None, False)]
-        if fixed:
-            raise CLIError(f"--resume continues a run with its own settings; {', '.join(fixed)} cannot change "
-                           "(only --epochs, --threads and the output flags can)")
-        run = _run_dir(args.resume)
-        config = _read_json(run / "config.json", "config")
-        if not (run / "checkpoint.ckpt").is_file():
-            raise CLIError(f"cannot resume {run}: checkpoint.ckpt is missing")
-        if args.epochs is not None:
-            config["epochs"] = args.epochs
+        config, run = _resume_config(args, _RESUME_FIXED + _NOT_FOR_TEXT, changeable=("epochs",))
     else:
         config = _new_config(args)
         run = _new_run_dir(args.out, config["dataset"], getattr(args, "overwrite", False))

@@ -38,6 +38,7 @@ from lamina.cli.runs import (
     build_model,
     check_settings,
     data_fingerprint,
+    flag,
     model_kind,
 )
 from lamina.data import DataLoader, TensorDataset, TransformDataset, transforms
@@ -212,16 +213,18 @@ def _loss_value(err: TrainingError) -> str:
     return text.split("the loss became ", 1)[1].split(" ", 1)[0] if "the loss became " in text else "not a number"
 
 
-def _resume_config(args) -> tuple[dict, Path]:
-    fixed = [f"--{k.replace('_', '-')}" for k in _RUN_SETTINGS if getattr(args, k, None) not in (None, False)]
+def _resume_config(args, settings=_RUN_SETTINGS, changeable=("epochs", "lr", "clip_grad_norm")) -> tuple[dict, Path]:
+    """The config of the run ``--resume`` names, with the ``changeable`` flags given applied; any flag of the
+    run's other ``settings`` is refused (a run kind passes its own: the MLP/CNN's, or lamina.cli.sequences')."""
+    fixed = [flag(k) for k in settings if getattr(args, k, None) not in (None, False)]
     if fixed:
         raise CLIError(f"--resume continues a run with its own settings; {', '.join(fixed)} cannot change "
-                       "(only --epochs, --lr, --clip-grad-norm, --threads and the output flags can)")
+                       f"(only {', '.join(flag(k) for k in changeable)}, --threads and the output flags can)")
     run = _run_dir(args.resume)
     config = _read_json(run / "config.json", "config")
     if not (run / "checkpoint.ckpt").is_file():
         raise CLIError(f"cannot resume {run}: checkpoint.ckpt is missing; start a new run with --out")
-    changes = {k: getattr(args, k) for k in ("epochs", "lr", "clip_grad_norm") if getattr(args, k) is not None}
+    changes = {k: getattr(args, k) for k in changeable if getattr(args, k) is not None}
     check_settings(changes, args)
     config.update(changes)
     return config, run
