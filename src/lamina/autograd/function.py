@@ -40,6 +40,8 @@ class Function:
     hooks: dict | None = None  # gradient hooks of the output tensor (register_hook; {} when only retains is set)
     retains = None  # weak reference to the output tensor whose .grad backward fills (Tensor.retain_grad)
     replaced = None  # for an in-place operation's node: the node that produced the value it overwrote
+    recording = True  # whether apply records this call for a backward pass (known before forward runs; an op may
+    # skip what only backward needs, or share a large batch between threads, when it is False)
 
     def save(self, *arrays):
         self.saved = arrays
@@ -61,6 +63,7 @@ class Function:
             else:
                 arrays.append(a)
                 needs.append(False)
+        fn.recording = recording = True in needs and is_grad_enabled()
         try:
             out = fn.forward(*arrays, **kwargs)
         except (ValueError, IndexError) as err:
@@ -72,7 +75,7 @@ class Function:
             isinstance(a, np.ndarray) and a.dtype is _F64 for a in arrays
         ):
             out = out.astype(np.float32)  # no silent float64 from int inputs or NumPy promotion
-        if True in needs and is_grad_enabled():
+        if recording:
             fn.parents = args
             fn.kwargs = kwargs
             fn.needs = needs

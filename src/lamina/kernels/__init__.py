@@ -22,8 +22,8 @@ is arithmetic and comparisons, to float32 rounding where it calls exp or log.
     rnn.py      lstm_forward, lstm_backward, gru_forward, gru_backward: a whole
                 direction of a recurrent layer, its gate arithmetic fused per step; lstm_gate_grads: one
                 step of the LSTM's backward, for larger layers                      (for lamina/ops/rnn.py)
-    conv.py     im2col, col2im, conv_output, max_pool(_backward): sliding windows
-                in one pass                                                        (for lamina/ops/conv.py, pool.py)
+    conv.py     im2col, col2im, conv_output, max_pool(_backward), max_pool_2x2_values: sliding
+                windows in one pass                                                (for lamina/ops/conv.py, pool.py)
     conv_direct.py  direct_conv: a convolution with few input values per output, without im2col
                                                                                    (for lamina/ops/conv.py)
 
@@ -129,7 +129,7 @@ def jit(fn):
     """
     import numba  # here, not at the top: numba costs 0.6 s of import time; this runs on the first kernel call
 
-    return numba.njit(cache=True, error_model="numpy")(fn)
+    return numba.njit(cache=True, nogil=True, error_model="numpy")(fn)
 
 
 def ufunc(signature: str):
@@ -159,7 +159,8 @@ _HOMES = {  # kernel -> the module that defines it
     **dict.fromkeys(("safe_softmax", "softmax_backward"), "softmax"),  # the attention's softmax (ops/reduce.py)
     **dict.fromkeys(("sgd_step", "adam_step"), "optim"),
     **dict.fromkeys(("lstm_forward", "lstm_backward", "lstm_gate_grads", "gru_forward", "gru_backward"), "rnn"),
-    **dict.fromkeys(("im2col", "col2im", "max_pool", "max_pool_backward", "conv_output"), "conv"),
+    **dict.fromkeys(("im2col", "col2im", "max_pool", "max_pool_2x2_values", "max_pool_backward", "conv_output"),
+                     "conv"),
     "direct_conv": "conv_direct",
 }
 

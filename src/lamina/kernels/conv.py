@@ -188,6 +188,29 @@ def _max_pool_2x2(x, sh, sw, y, arg, exact):
     return total
 
 
+@jit
+def _first_max(best, v):
+    """v if it beats best, as argmax ranks them: greater, or the first NaN."""
+    return v if (v > best) | ((v != v) & (best == best)) else best
+
+
+@jit
+def max_pool_2x2_values(x, y):
+    """y ← the max of each 2×2 window of stride 2 (the window's first NaN if it has one), as max_pool's y for
+    undilated windows inside x: the values alone, for inference (no argmax is kept), in a loop that vectorises (no
+    position to select, no sum to carry); x (N, C, H, W), y (N, C, oh, ow) with 2·oh ≤ H, 2·ow ≤ W."""
+    nb, nc, h, w = x.shape
+    oh, ow = y.shape[2], y.shape[3]
+    xf, yf = x.ravel(), y.ravel()
+    for plane in range(nb * nc):
+        for p in range(oh):
+            top = xf[(plane * h + 2 * p) * w:(plane * h + 2 * p) * w + 2 * ow]
+            low = xf[(plane * h + 2 * p + 1) * w:(plane * h + 2 * p + 1) * w + 2 * ow]
+            dst = yf[(plane * oh + p) * ow:(plane * oh + p + 1) * ow]
+            for q in range(ow):
+                dst[q] = _first_max(_first_max(_first_max(top[2 * q], top[2 * q + 1]), low[2 * q]), low[2 * q + 1])
+
+
 def max_pool(x, kh, kw, sh, sw, ph, pw, dh, dw, y, arg):
     """y ← the max of each window of x (−inf in the padding), arg ← the window position k = i·kw + j of its
     first maximum (of its first NaN if it has one), as pool.window_argmax; y and arg are (N, C, oh, ow).
@@ -258,3 +281,4 @@ def conv_output(ym, b, y):
                 bo = b[o]
                 for l in range(nl):
                     dst[l] = src[l] + bo
+

@@ -41,8 +41,8 @@ def tanh_backward(g, a):
     return g * (_1 - a * a)
 
 
-def relu(z):
-    out = np.empty_like(z)
+def relu(z, out=None):
+    out = np.empty_like(z) if out is None else out
     _relu(z, out)
     return out
 

@@ -19,7 +19,7 @@ import math
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from lamina import kernels
+from lamina import kernels, threads
 from lamina.autograd.function import Function
 from lamina.ops import scratch
 
@@ -194,11 +194,18 @@ def direct_reference(x, w, b, stride, padding, dilation, groups, out):
     return y
 
 
-def _direct(x, w, b, padding, dilation, groups, out):
-    """kernels.direct_conv at stride 1: y (N, O, *out)."""
-    y = np.empty((x.shape[0], w.shape[0]) + tuple(out), dtype=x.dtype)
+def _direct(x, w, b, padding, dilation, groups, out, parallel=False):
+    """kernels.direct_conv at stride 1: y (N, O, *out); ``parallel`` (inference): the samples shared between threads
+    and y from the scratch pool."""
+    shape = (x.shape[0], w.shape[0]) + tuple(out)
+    y = scratch.result(shape, x.dtype) if parallel else np.empty(shape, dtype=x.dtype)
     (hp, wp), ((ph, _), (pw, _)) = (tuple(m + lo + hi for m, (lo, hi) in zip(x.shape[2:], padding)), padding)
-    kernels.direct_conv(x, w, b, hp, wp, ph, pw, *dilation, groups, y)
+
+    def samples(start, stop):
+        kernels.direct_conv(x[start:stop], w, b, hp, wp, ph, pw, *dilation, groups, y[start:stop])
+
+    n = x.shape[0]
+    threads.run(samples, threads.split(n, threads.threads_for(y.size) if parallel else 1))
     return y
 
 
@@ -222,39 +229,45 @@ def _product(x, w, b, kernel, stride, padding, dilation, groups, out, y):
 class Convolution(Function):
     """y = W·cols(x) + b, one GEMM per group; dW = G·colsᵀ, dx = col2im(Wᵀ·G), db = Σ G over all dims but 1.
 
-    ``keep=False`` (no graph is recorded: inference): blocks of samples whose column matrix stays in the cache,
-    one after another, instead of one large matrix.
+    Nothing recorded (inference): blocks of samples whose column matrix stays in the cache, one after another,
+    instead of one large matrix, and shared between threads (lamina.threads) when there is enough work.
 
     Few input values per output (``direct_fits``): kernels.direct_conv without a column matrix, x kept for the
     backward pass instead of its columns, which the backward pass makes for dW (dx needs only W and G)."""
 
     direct = False
 
-    def forward(self, x, w, b, stride, padding, dilation, groups, keep=True):
+    def forward(self, x, w, b, stride, padding, dilation, groups):
         n, size, kernel = x.shape[0], x.shape[2:], w.shape[2:]
         out = tuple((m + lo + hi - dl * (k - 1) - 1) // s + 1
                     for m, (lo, hi), k, s, dl in zip(size, padding, kernel, stride, dilation))
+        keep = self.recording
         if all(s == 1 for s in stride) and direct_fits(x, w, b, keep):
-            y = _direct(x, w, b, padding, dilation, groups, out)
+            y = _direct(x, w, b, padding, dilation, groups, out, parallel=not keep)
             if keep:
                 self.direct = True
                 self.geometry = (n, x.shape[1], size, kernel, out, stride, padding, dilation, groups)
                 self.has_bias = b is not None
                 self.save(x, w)
             return y
-        y = np.empty((n, w.shape[0]) + out, dtype=x.dtype)
-        per_sample = x.shape[1] * math.prod(kernel) * math.prod(out)
-        if keep or n * per_sample <= BLOCK:
+        per_sample = max(1, x.shape[1] * math.prod(kernel) * math.prod(out))
+        if keep:
+            y = np.empty((n, w.shape[0]) + out, dtype=x.dtype)
             cols, wg = _product(x, w, b, kernel, stride, padding, dilation, groups, out, y)
-            if keep:
-                self.geometry = (n, x.shape[1], size, kernel, out, stride, padding, dilation, groups)
-                self.has_bias = b is not None
-                self.save(cols, wg)
+            self.geometry = (n, x.shape[1], size, kernel, out, stride, padding, dilation, groups)
+            self.has_bias = b is not None
+            self.save(cols, wg)
             return y
-        step = max(1, BLOCK // per_sample)
-        for start in range(0, n, step):
-            _product(x[start:start + step], w, b, kernel, stride, padding, dilation, groups, out,
-                     y[start:start + step])
+        y = scratch.result((n, w.shape[0]) + out, x.dtype)
+        parts = threads.threads_for(n * per_sample)
+        step = max(1, min(BLOCK // per_sample, -(-n // parts)))  # samples per block: at least one block a thread
+
+        def blocks(first, stop):
+            for start in range(first * step, min(stop * step, n), step):
+                _product(x[start:start + step], w, b, kernel, stride, padding, dilation, groups, out,
+                         y[start:start + step])
+
+        threads.run(blocks, threads.split(-(-n // step), parts))
         return y
 
     def backward(self, g):

@@ -13,8 +13,9 @@ import math
 
 import numpy as np
 
-from lamina import kernels
+from lamina import kernels, threads
 from lamina.autograd.function import Function
+from lamina.ops import scratch
 from lamina.ops.conv import as_planes, plane_geometry, unpad, windows
 
 
@@ -52,11 +53,14 @@ def max_indices(arg, size, kernel, stride, padding, dilation):
 
 class MaxPool(Function):
     """y = max of each window; the gradient goes to the window's first maximum, dy/dx = 1 there and 0 elsewhere.
-    One pass of kernels.max_pool (and max_pool_backward) for 1-D and 2-D float32 input when the kernels apply."""
+    One pass of kernels.max_pool (and max_pool_backward) for 1-D and 2-D float32 input when the kernels apply; in
+    inference (nothing recorded) ``_max_values``."""
 
     def forward(self, x, kernel, stride, padding, dilation, out):
         d = len(kernel)
         self.fused = d in (1, 2) and kernels.fits(x)
+        if self.fused and not self.recording:
+            return _max_values(x, kernel, stride, padding, dilation, out)
         if self.fused:
             lead = x.shape[:x.ndim - d]
             y = np.empty(lead + tuple(out), dtype=x.dtype)
@@ -87,6 +91,26 @@ class MaxPool(Function):
     @property
     def name(self) -> str:
         return f"MaxPool{len(self.geometry[2])}DWithIndicesBackward0"
+
+
+def _max_values(x, kernel, stride, padding, dilation, out):
+    """MaxPool's forward in inference (float32, 1-D or 2-D, kernels on): the values alone, in a scratch-pool buffer,
+    the planes shared between threads (lamina.threads); 2×2 windows of stride 2 inside x by a loop without argmax."""
+    d = len(kernel)
+    y = scratch.result(x.shape[:x.ndim - d] + tuple(out), x.dtype)
+    xs, ys = as_planes(x, d, True), as_planes(y, d, True)
+    geometry = plane_geometry(kernel, stride, padding, dilation)
+    if geometry == (2, 2, 2, 2, 0, 0, 1, 1) and 2 * ys.shape[2] <= xs.shape[2] and 2 * ys.shape[3] <= xs.shape[3]:
+        def planes(start, stop):
+            kernels.max_pool_2x2_values(xs[:, start:stop], ys[:, start:stop])
+    else:
+        arg = np.empty(ys.shape, dtype=np.int8 if math.prod(kernel) <= 127 else np.int64)
+
+        def planes(start, stop):
+            kernels.max_pool(xs[:, start:stop], *geometry, ys[:, start:stop], arg[:, start:stop])
+
+    threads.run(planes, threads.split(xs.shape[1], threads.threads_for(x.size)))
+    return y
 
 
 def avg_divisor(size, kernel, stride, padding, out, count_include_pad, dtype):

@@ -14,6 +14,7 @@ still does not fit it is made fresh and not kept. ``clear()`` drops every kept b
 
 from __future__ import annotations
 
+import math
 import sys
 import threading
 
@@ -54,6 +55,19 @@ def take(shape, dtype) -> np.ndarray:
             _pool.setdefault(key, []).append(buf)
             _kept += buf.nbytes
         return buf
+
+
+RESULT = 2**20  # bytes from which an inference op's result comes from the pool (below, malloc reuses memory itself)
+
+
+def result(shape, dtype) -> np.ndarray:
+    """An array for the result of an op that records nothing (inference): from the pool when it has RESULT bytes or
+    more. A large fresh array is new pages from the system each call, zeroed on first write: measured, that doubled
+    the time of LeNet-5's first ReLU at batch 1024 (19 MB: 4.2 ms against 2.0 ms with a reused buffer). The caller's
+    tensor holds it, so it is not handed out again until that tensor and every view of it are gone."""
+    if math.prod(shape) * np.dtype(dtype).itemsize < RESULT:
+        return np.empty(shape, dtype=dtype)
+    return take(shape, dtype)
 
 
 def _evict(nbytes: int) -> None:

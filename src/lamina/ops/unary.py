@@ -9,6 +9,7 @@ import numpy as np
 from lamina import kernels
 from lamina.autograd.function import Function
 from lamina.kernels.unary_fits import ERFC_T_SCALE, ERFCX_COEFFICIENTS
+from lamina.ops import scratch
 from lamina.tensor import Tensor
 
 
@@ -154,9 +155,12 @@ class ReLU(Function):
     """d/dz max(0, z) = 1 if z > 0 else 0"""
 
     def forward(self, z):
-        a = kernels.relu(z) if kernels.fits(z) else np.maximum(z, 0)
-        self.save(a)
-        return a
+        if self.recording:
+            a = kernels.relu(z) if kernels.fits(z) else np.maximum(z, 0)
+            self.save(a)
+            return a
+        a = scratch.result(z.shape, z.dtype)  # inference: a large result in a reused buffer (no fresh pages)
+        return kernels.relu(z, a) if kernels.fits(z) else np.maximum(z, 0, out=a)
 
     def backward(self, g):
         (a,) = self.saved

@@ -13,7 +13,6 @@ import warnings
 
 import numpy as np
 
-from lamina.autograd.grad_mode import is_grad_enabled
 from lamina.nn.module import LayerInputError
 from lamina.ops import conv as _conv
 from lamina.ops import dropout as _dropout
@@ -111,10 +110,8 @@ def _convnd(name, d, input, weight, bias, stride, padding, dilation, groups):
     if any(p < e for p, e in zip(padded, extent)):
         raise LayerInputError(name, f"input of spatial size {size} (padded: {padded}) is smaller than the "
                                     f"{'dilated ' if any(dl > 1 for dl in dilation) else ''}kernel {extent}")
-    keep = is_grad_enabled() and (input.requires_grad or weight.requires_grad or
-                                   (bias is not None and bias.requires_grad))
     return _batched(lambda x: _conv.Convolution.apply(x, weight, bias, stride=stride, padding=pads,
-                                                      dilation=dilation, groups=groups, keep=keep), input, batched)
+                                                      dilation=dilation, groups=groups), input, batched)
 
 
 def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,
