@@ -74,3 +74,26 @@ def test_set_grad_enabled_called_alone_switches_at_once():
         return t * 2
 
     assert lamina.is_grad_enabled() and not f(x).requires_grad and lamina.is_grad_enabled()
+
+
+def test_a_function_knows_before_its_forward_whether_it_is_recorded():
+    from lamina.autograd.function import Function
+
+    seen = []
+
+    class Spy(Function):
+        def forward(self, x):
+            seen.append(self.recording)
+            return x * 2
+
+        def backward(self, g):
+            return g * 2
+
+    x = lamina.tensor([1.0, 2.0], requires_grad=True)
+    y = Spy.apply(x)
+    with lamina.no_grad():
+        z = Spy.apply(x)
+    w = Spy.apply(lamina.tensor([1.0, 2.0]))  # no input requires grad
+    assert seen == [True, False, False]
+    assert y.grad_fn is not None and z.grad_fn is None and w.grad_fn is None
+    assert Spy().recording  # a Function called outside apply keeps what backward needs

@@ -172,3 +172,29 @@ def test_max_pool_2x2_fast_path_equals_the_numpy_code(size, stride, ceil, nan):
     assert np.array_equal(y1, y2, equal_nan=True) and np.array_equal(fused.saved[0], plain.saved[0])
     g = rng.standard_normal(y1.shape).astype(np.float32)
     assert np.array_equal(fused.backward(g), plain.backward(g))
+
+
+@pytest.mark.parametrize("size,stride,ceil", [((8, 10), (2, 2), False), ((7, 9), (2, 2), False),
+                                              ((7, 9), (2, 2), True), ((6, 7), (1, 1), False)])
+@pytest.mark.parametrize("nan", [False, True])
+def test_inference_max_pool_values_equal_the_numpy_code(size, stride, ceil, nan):
+    """With nothing recorded, MaxPool keeps no argmax: 2×2 windows of stride 2 by kernels.max_pool_2x2_values, the
+    rest by kernels.max_pool; the values are the NumPy code's, bit for bit (NaN, −inf, −0 and ties)."""
+    rng = np.random.default_rng(sum(size) + 10 * nan)
+    x = np.round(rng.standard_normal((3, 2) + size) * 2).astype(np.float32) / 2
+    x.flat[1::7] = -0.0
+    if nan:
+        x.flat[::5] = np.nan
+        x.flat[3::11] = -np.inf
+    kernel, dilation = (2, 2), (1, 1)
+    out = tuple(pool.pooled_size(n, k, s, 0, 1, ceil) for n, k, s in zip(size, kernel, stride))
+    pads = pool.pool_padding(size, kernel, stride, (0, 0), dilation, out)
+    inference = pool.MaxPool()
+    inference.recording = False
+    with kernels.set_enabled(True):
+        y1 = inference.forward(x, kernel, stride, pads, dilation, out)
+    with kernels.set_enabled(False):
+        y2 = pool.MaxPool().forward(x, kernel, stride, pads, dilation, out)
+    assert inference.saved == ()  # nothing kept for a backward pass
+    assert np.array_equal(y1, y2, equal_nan=True)
+    assert np.array_equal(np.signbit(y1), np.signbit(y2))

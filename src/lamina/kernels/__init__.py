@@ -126,6 +126,8 @@ def jit(fn):
 
     error_model="numpy": no Python zero-division checks, which would stop the loops from vectorising.
     Compiled code raises no NumPy floating-point warnings: NaN and inf pass through as the formula gives.
+    nogil: a kernel releases the GIL while it runs, so that inference can run it on two ranges of samples at once
+    (lamina.threads).
     """
     import numba  # here, not at the top: numba costs 0.6 s of import time; this runs on the first kernel call
 

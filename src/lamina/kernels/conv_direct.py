@@ -8,7 +8,8 @@ at the padded width (the columns past the output width are computed and dropped)
 offsets go eight (then four) at a time through the loop, added in order, which reads and writes the output an
 eighth as often. One thread: numba's parallel loops over samples, run next to OpenBLAS's two threads (which spin between
 products), made both the loop and the next products several times slower on two cores (measured: LeNet's first
-layer 0.56 ms forward with one thread, 3-4 ms with two).
+layer 0.56 ms forward with one thread, 3-4 ms with two). In inference lamina.threads runs it on ranges of samples
+in two threads at once instead, with BLAS on one thread.
 
 Stride 1 only (a strided output reads every other input and the loop no longer runs over contiguous memory);
 ops.conv takes this path only where it measured faster than im2col and the GEMM. Geometry: the padded plane
