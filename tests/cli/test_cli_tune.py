@@ -56,6 +56,7 @@ def test_tune_writes_the_search_folder_and_a_best_run(tmp_path, capsys):
     assert best["epoch"] == config["tune"]["epoch"] == curve.index(max(curve)) + 1
     assert config["tune"]["label_smoothing"] == 0.1 and rows[best["trial"]]["best_epoch"] == str(best["epoch"])
     assert f"val_accuracy={study.best_value:.4f} (epoch {best['epoch']})" in stdout
+    assert best["fixed"] == {"label_smoothing": 0.1} and "  label_smoothing: 0.1 (fixed)" in stdout  # not searched
     code, stdout, _ = run_cli(capsys, "evaluate", out / "best")
     assert code == 0 and f"test accuracy: {best['test']['accuracy']:.4f}" in stdout
     code, stdout, _ = run_cli(capsys, "info", out / "best")

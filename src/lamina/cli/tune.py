@@ -253,11 +253,13 @@ def cmd_tune(args) -> int:
     except ValueError as err:
         raise CLIError(_message(err)) from None
     elapsed = time.perf_counter() - started
-    return _summarise(optuna, study, out, monitor, elapsed, trials_table)
+    fixed = {name: dim.value for name, dim in space.dims.items() if dim.kind == "fixed"}
+    return _summarise(optuna, study, out, monitor, elapsed, trials_table, fixed)
 
 
-def _summarise(optuna, study, out: Path, monitor: str, elapsed: float, trials_table) -> int:
-    """trials.csv, best/, best.json and the plots; prints the best configuration."""
+def _summarise(optuna, study, out: Path, monitor: str, elapsed: float, trials_table, fixed: dict) -> int:
+    """trials.csv, best/, best.json and the plots; prints the best configuration: the searched values, then the
+    fixed ones (``fixed``: the space's settings that every trial shares)."""
     header, rows = trials_table(study)
     with open(out / "trials.csv", "w", newline="") as f:
         csv.writer(f).writerows([header, *rows])
@@ -281,7 +283,7 @@ def _summarise(optuna, study, out: Path, monitor: str, elapsed: float, trials_ta
         staging.rename(target)
     metrics = json.loads((target / "metrics.json").read_text()) if (target / "metrics.json").is_file() else {}
     summary = {"trial": best.number, monitor: best.value, "epoch": best.user_attrs.get("best_epoch"),
-               "params": best.params, "test": metrics,
+               "params": best.params, "fixed": fixed, "test": metrics,
                "trials": counts, "pruned_fraction": counts["PRUNED"] / max(len(trials), 1), "seconds": elapsed}
     _write_json(out / "best.json", summary)
     at = f" (epoch {best.user_attrs['best_epoch']})" if "best_epoch" in best.user_attrs else ""
@@ -289,6 +291,8 @@ def _summarise(optuna, study, out: Path, monitor: str, elapsed: float, trials_ta
           + (", test " + ", ".join(f"{k}={v:.4f}" for k, v in metrics.items()) if metrics else ""))
     for key, value in best.params.items():
         print(f"  {key}: {value:.4g}" if isinstance(value, float) else f"  {key}: {value}")
+    for key, value in fixed.items():
+        print(f"  {key}: {value} (fixed)")
     print(f"best model: {target} (lamina evaluate {target})")
     for path in _plots(optuna, study, out, monitor):
         print(f"wrote {path}")
