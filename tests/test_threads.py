@@ -26,6 +26,17 @@ def test_set_and_get_num_threads():
         lamina.set_num_threads(0)
 
 
+def test_a_blas_loaded_after_the_count_was_set_does_not_raise_it():
+    """numba loads SciPy's OpenBLAS, at its default count, after `lamina train --threads 1` has set NumPy's to 1:
+    get_num_threads and the split of inference still see 1."""
+    code = ("import numpy as np; from threadpoolctl import threadpool_limits; threadpool_limits(1); import lamina; "
+            "from lamina import nn, threads\n"
+            "with lamina.no_grad(): nn.MaxPool2d(2)(lamina.ones(2, 2, 4, 4))\n"
+            "print(lamina.get_num_threads(), threads.threads_for(10**9))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["1", "1"]
+
+
 def test_the_environment_sets_the_count_at_import():
     code = "import lamina; print(lamina.get_num_threads())"
     out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "LAMINA_NUM_THREADS": "1"},

@@ -31,11 +31,10 @@ def set_num_threads(n: int) -> None:
 
 
 def get_num_threads() -> int:
-    """The number of threads BLAS uses for a product (the largest of the loaded BLAS pools)."""
-    from threadpoolctl import threadpool_info  # as in set_num_threads
-
-    counts = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
-    return max(counts) if counts else 1
+    """The number of threads BLAS uses for a product: the smallest count of the BLAS libraries loaded when lamina
+    first looked. A library loaded later (numba brings SciPy's OpenBLAS) starts at its own default, so the largest
+    could say 2 where NumPy's products run on the 1 thread set before."""
+    return _blas_threads()
 
 
 def _from_environment() -> None:
@@ -94,8 +93,8 @@ def threads_for(work: int) -> int:
 
 
 def _blas_threads() -> int:
-    """BLAS's thread count now (a call into the library: about a microsecond)."""
-    return max([lib.num_threads or 1 for lib in _blas().lib_controllers], default=1)
+    """BLAS's thread count now, as get_num_threads (a call into each library: about a microsecond)."""
+    return min([lib.num_threads or 1 for lib in _blas().lib_controllers], default=1)
 
 
 def split(n: int, parts: int) -> list:
