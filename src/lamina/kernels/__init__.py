@@ -121,17 +121,24 @@ def usable(param, grad) -> bool:
 
 # -- compiling, on first use -----------------------------------------------------------------------------------
 
-def jit(fn):
-    """Compile a loop as every lamina kernel is compiled: on its first call, cached on disk.
+def jit(fn=None, *, fastmath=()):
+    """Compile a loop as every lamina kernel is compiled: on its first call, cached on disk. ``@jit`` or, with
+    LLVM's fast-math flags, ``@jit(fastmath={"contract"})``.
 
     error_model="numpy": no Python zero-division checks, which would stop the loops from vectorising.
     Compiled code raises no NumPy floating-point warnings: NaN and inf pass through as the formula gives.
     nogil: a kernel releases the GIL while it runs, so that inference can run it on two ranges of samples at once
     (lamina.threads).
+    fastmath: none by default (the kernels equal their NumPy references bit for bit). ``contract`` lets a·b + c
+    become one fused multiply-add (one rounding instead of two: vecmath's polynomials); ``reassoc`` lets a sum be
+    reordered, so that it vectorises (norm's and softmax's row sums, equal to NumPy's to float32 rounding). No
+    flag that changes what NaN and inf mean.
     """
+    if fn is None:
+        return lambda f: jit(f, fastmath=fastmath)
     import numba  # here, not at the top: numba costs 0.6 s of import time; this runs on the first kernel call
 
-    return numba.njit(cache=True, nogil=True, error_model="numpy")(fn)
+    return numba.njit(cache=True, nogil=True, error_model="numpy", fastmath=set(fastmath) or False)(fn)
 
 
 def ufunc(signature: str):

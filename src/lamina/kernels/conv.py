@@ -281,4 +281,3 @@ def conv_output(ym, b, y):
                 bo = b[o]
                 for l in range(nl):
                     dst[l] = src[l] + bo
-

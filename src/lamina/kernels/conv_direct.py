@@ -52,27 +52,24 @@ def _accumulate(d, src, wt, offs, length):
     while k + 8 <= taps:
         w0, w1, w2, w3, w4, w5, w6, w7 = wt[k], wt[k + 1], wt[k + 2], wt[k + 3], wt[k + 4], wt[k + 5], \
             wt[k + 6], wt[k + 7]
-        at = 0
-        s0, s1 = src[at + offs[k]:at + offs[k] + length], src[at + offs[k + 1]:at + offs[k + 1] + length]
-        s2, s3 = src[at + offs[k + 2]:at + offs[k + 2] + length], src[at + offs[k + 3]:at + offs[k + 3] + length]
-        s4, s5 = src[at + offs[k + 4]:at + offs[k + 4] + length], src[at + offs[k + 5]:at + offs[k + 5] + length]
-        s6, s7 = src[at + offs[k + 6]:at + offs[k + 6] + length], src[at + offs[k + 7]:at + offs[k + 7] + length]
+        s0, s1 = src[offs[k]:offs[k] + length], src[offs[k + 1]:offs[k + 1] + length]
+        s2, s3 = src[offs[k + 2]:offs[k + 2] + length], src[offs[k + 3]:offs[k + 3] + length]
+        s4, s5 = src[offs[k + 4]:offs[k + 4] + length], src[offs[k + 5]:offs[k + 5] + length]
+        s6, s7 = src[offs[k + 6]:offs[k + 6] + length], src[offs[k + 7]:offs[k + 7] + length]
         for t in range(length):
             d[t] = (d[t] + w0 * s0[t] + w1 * s1[t] + w2 * s2[t] + w3 * s3[t] + w4 * s4[t] + w5 * s5[t]
                     + w6 * s6[t] + w7 * s7[t])
         k += 8
     while k + 4 <= taps:
         w0, w1, w2, w3 = wt[k], wt[k + 1], wt[k + 2], wt[k + 3]
-        at = 0
-        s0, s1 = src[at + offs[k]:at + offs[k] + length], src[at + offs[k + 1]:at + offs[k + 1] + length]
-        s2, s3 = src[at + offs[k + 2]:at + offs[k + 2] + length], src[at + offs[k + 3]:at + offs[k + 3] + length]
+        s0, s1 = src[offs[k]:offs[k] + length], src[offs[k + 1]:offs[k + 1] + length]
+        s2, s3 = src[offs[k + 2]:offs[k + 2] + length], src[offs[k + 3]:offs[k + 3] + length]
         for t in range(length):
             d[t] = d[t] + w0 * s0[t] + w1 * s1[t] + w2 * s2[t] + w3 * s3[t]
         k += 4
     while k < taps:
         w0 = wt[k]
-        at = offs[k]
-        s0 = src[at:at + length]
+        s0 = src[offs[k]:offs[k] + length]
         for t in range(length):
             d[t] += w0 * s0[t]
         k += 1

@@ -14,18 +14,13 @@ import math
 
 import numpy as np
 
+from lamina.kernels import jit
+
 _1 = np.float32(1)
+_FAST = {"reassoc", "contract"}  # the row sums may be reordered (vectorised), a·b + c fused
 
 
-def jit(fn):
-    """kernels.jit, with the sums allowed to be reordered (fastmath's ``reassoc``, and ``contract``: fused
-    multiply-adds); NaN and inf keep their meaning."""
-    import numba  # this module is loaded by the first kernel call, with numba
-
-    return numba.njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})(fn)
-
-
-@jit
+@jit(fastmath=_FAST)
 def layer_norm(x, weight, bias, eps, out, xhat, inv_std):
     """x, out, xhat (N, C); weight, bias (C,); inv_std (N,) gets 1/√(σ² + ε) of each row."""
     n = x.shape[1]
@@ -49,7 +44,7 @@ def layer_norm(x, weight, bias, eps, out, xhat, inv_std):
             outr[j] = v * weight[j] + bias[j]
 
 
-@jit
+@jit(fastmath=_FAST)
 def layer_norm_backward(g, xhat, inv_std, weight, gx, gw, gb):
     """g, xhat, gx (N, C); inv_std (N,); weight (C,); gw, gb (C,) receive Σ g·x̂ and Σ g over the rows."""
     n = g.shape[1]

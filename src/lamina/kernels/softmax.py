@@ -11,19 +11,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from lamina.kernels import jit
 from lamina.kernels.vecmath import exp32
 
 _0 = np.float32(0)
+_FAST = {"reassoc", "contract"}  # the row sums may be reordered (vectorised), a·b + c fused
 
 
-def jit(fn):
-    """kernels.jit, with the sums allowed to be reordered (fastmath's ``reassoc``, and ``contract``)."""
-    import numba  # this module is loaded by the first kernel call, with numba
-
-    return numba.njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract"})(fn)
-
-
-@jit
+@jit(fastmath=_FAST)
 def safe_softmax(z, out):
     """z, out (N, C): the softmax of each row; zeros for a row of −inf only."""
     for r in range(z.shape[0]):
@@ -44,7 +39,7 @@ def safe_softmax(z, out):
             outr[j] = outr[j] / total
 
 
-@jit
+@jit(fastmath=_FAST)
 def softmax_backward(g, s, out):
     """g, s, out (N, C): g·s − s·Σ g·s along each row."""
     for r in range(g.shape[0]):

@@ -17,17 +17,12 @@ import math
 
 import numpy as np
 
+from lamina.kernels import jit
 from lamina.kernels.unary import _X0, _X1, _X2, _X3, _X4, _X5, _X6, _as_float32
 
-
-def jit(fn):
-    """kernels.jit with LLVM's ``contract`` flag: a·b + c may become one fused multiply-add (one rounding
-    instead of two), which halves the polynomials' latency; nothing else of fastmath (no reassociation, which
-    would undo the rounding tricks, and NaN and inf keep their meaning). The flag stays on these instructions
-    where a kernel inlines them."""
-    import numba  # this module is loaded by the first kernel call, with numba
-
-    return numba.njit(cache=True, error_model="numpy", fastmath={"contract"})(fn)
+# fused multiply-adds halve the polynomials' latency; no reassociation, which would undo the rounding tricks (the flag
+# stays on these instructions where a kernel inlines them)
+_FAST = {"contract"}
 
 
 _f32 = np.float32
@@ -43,7 +38,7 @@ _T0, _T1, _T2, _T3, _T4 = (_f32(c) for c in (-0.3333328128411303, 0.133314317535
                                              0.02063786148878538, -0.005704042524498007))
 
 
-@jit
+@jit(fastmath=_FAST)
 def exp32(x):
     """e^x for a float32 x, as np.exp: 0 far below, subnormal results near −100, inf above 88.73, NaN stays NaN
     (2ⁿ is built in two halves, so that each is a normal float32 for every n of the clamped range)."""
@@ -56,13 +51,13 @@ def exp32(x):
     return p * _as_float32((half_k + 127) << 23) * _as_float32((k - half_k + 127) << 23)
 
 
-@jit
+@jit(fastmath=_FAST)
 def sigmoid32(z):
     """1/(1 + e^min(−z, 88)), as unary.sigmoid_array."""
     return _1 / (exp32(min(-z, _88)) + _1)
 
 
-@jit
+@jit(fastmath=_FAST)
 def tanh32(z):
     """tanh(z) for a float32 z."""
     a = min(abs(z), _TANH_CLAMP)

@@ -271,36 +271,24 @@ class Convolution(Function):
         return y
 
     def backward(self, g):
-        if self.direct:
-            return self._direct_backward(g)
-        cols, wg = self.saved
         n, c, size, kernel, out, stride, padding, dilation, groups = self.geometry
+        if self.direct:  # x was kept, not its columns: they are made below, for dW only
+            x, w = self.saved
+            cols, wg = None, w.reshape(groups, w.shape[0] // groups, -1)
+        else:
+            cols, wg = self.saved
         gm = _gradient_by_group(g, groups)  # (G, O/G, N·L)
         gx = gw = gb = None
         if self.needs[0]:
             gcols = np.matmul(wg.transpose(0, 2, 1), gm, out=scratch.take((groups, wg.shape[2], gm.shape[2]), g.dtype))
-            gx = col2im_to(gcols.reshape(cols.shape), size, stride, padding, dilation)
+            gx = col2im_to(gcols.reshape((c,) + kernel + (n,) + out), size, stride, padding, dilation)
         if self.needs[1]:
+            if cols is None:
+                cols = im2col(x, kernel, stride, padding, dilation, out)
             gw = np.matmul(gm, cols.reshape(groups, -1, gm.shape[2]).transpose(0, 2, 1)).reshape(
                 (-1, c // groups) + kernel)
         if self.has_bias and self.needs[2]:
             gb = gm.sum(axis=-1).reshape(-1)  # the rows of the contiguous (O, N·L) copy: quicker than g's axes 0, 2
-        return gx, gw, gb
-
-    def _direct_backward(self, g):
-        x, w = self.saved
-        n, c, size, kernel, out, stride, padding, dilation, groups = self.geometry
-        gm = _gradient_by_group(g, groups)  # (G, O/G, N·L)
-        gx = gw = gb = None
-        if self.needs[0]:
-            wg = w.reshape(groups, w.shape[0] // groups, -1)
-            gcols = np.matmul(wg.transpose(0, 2, 1), gm, out=scratch.take((groups, wg.shape[2], gm.shape[2]), g.dtype))
-            gx = col2im_to(gcols.reshape((c,) + kernel + (n,) + out), size, stride, padding, dilation)
-        if self.needs[1]:
-            cols = im2col(x, kernel, stride, padding, dilation, out).reshape(groups, -1, gm.shape[2])
-            gw = np.matmul(gm, cols.transpose(0, 2, 1)).reshape(w.shape)
-        if self.has_bias and self.needs[2]:
-            gb = gm.sum(axis=-1).reshape(-1)
         return gx, gw, gb
 
     @property

@@ -45,8 +45,7 @@ def _blocks(batch_sizes, reverse: bool):
 def _use_kernels(batch_sizes, gates, *arrays) -> bool:
     """The compiled loop pays where a step's gate arithmetic is small (measured: it is 1.5–3.5x quicker up to 4096
     gate values per step, slower from 8192, where NumPy's vectorised exp and tanh win)."""
-    return (int(batch_sizes[0]) * gates.shape[1] <= kernels.RNN_GATES and kernels.fits(gates)
-            and all(kernels.fits(a) for a in arrays))
+    return int(batch_sizes[0]) * gates.shape[1] <= kernels.RNN_GATES and _fits_all(gates, *arrays)
 
 
 def _fits_all(*arrays) -> bool:
